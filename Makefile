@@ -1,0 +1,27 @@
+# Works on a fresh machine with Python 3.11 and make: targets create .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-slow lint
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# Default suite: TensorFlow backend, then the layer tests again on JAX.
+test: lint
+	$(PY) -m pytest -q
+	KERAS_BACKEND=jax $(PY) -m pytest -q tests/layers
+
+# Slow tests only (real-data training, distributed, benchmarks smoke).
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
