@@ -1,0 +1,41 @@
+"""Ready-made text classifiers and their registry.
+
+``build(name, vocab_size, num_classes, **hparams)`` returns an uncompiled
+`keras.Model` mapping right-padded int ids ``[batch, time]`` (0 = padding,
+any length) to class probabilities ``[batch, num_classes]``.
+
+Every model ends in ``Dense(num_classes, activation="softmax",
+dtype="float32")``, binary tasks included: one head keeps metrics,
+export and probabilities uniform, and the float32 head keeps mixed
+precision numerically safe. Compile with
+``loss="sparse_categorical_crossentropy"``.
+
+Embeddings use ``mask_zero=True``; recurrent layers consume the mask and
+pooling uses only non-padded steps, so extra padding never changes a
+prediction. Hyper-parameters are validated (`kerasseq.errors.ConfigError`)
+and strings are coerced to each default's type; see `default_hparams`.
+"""
+
+from kerasseq.models import baselines, recurrent, transformer  # noqa: F401
+from kerasseq.models.inspection import attention_model, cudnn_eligible
+from kerasseq.models.pooling import MaskedGlobalPooling1D
+from kerasseq.models.registry import (
+    build,
+    default_hparams,
+    describe,
+    names,
+    register,
+    resolve_hparams,
+)
+
+__all__ = [
+    "MaskedGlobalPooling1D",
+    "attention_model",
+    "build",
+    "cudnn_eligible",
+    "default_hparams",
+    "describe",
+    "names",
+    "register",
+    "resolve_hparams",
+]

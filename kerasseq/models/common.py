@@ -1,0 +1,66 @@
+"""Pieces shared by the builders: embedding, pooling, hidden layer, head."""
+
+import keras
+
+from kerasseq import layers as kl
+from kerasseq.models.pooling import MaskedGlobalPooling1D
+
+ATTENTION_LAYER = "attention_pooling"
+
+
+def activation_names():
+    """Activation names accepted by `kerasseq.layers.get_activation`."""
+    return tuple(kl.ACTIVATIONS)
+
+
+def embed(ids, vocab_size, hp):
+    """Masked embedding (``mask_zero=True``) followed by dropout."""
+    x = keras.layers.Embedding(
+        vocab_size, hp["embedding_dim"], mask_zero=True, name="embedding"
+    )(ids)
+    return dropout(x, hp, "embedding_dropout")
+
+
+def dropout(x, hp, name):
+    """``Dropout(hp["dropout"])`` when the rate is positive."""
+    if hp["dropout"] > 0:
+        x = keras.layers.Dropout(hp["dropout"], name=name)(x)
+    return x
+
+
+def pool(sequence, mode, score="additive", query="learned", units=0):
+    """Pool ``[B, T, D]`` to ``[B, D]`` over the non-padded steps.
+
+    ``mode`` is ``"mean"``, ``"max"`` or ``"attention"``; attention uses
+    `AttentionPooling` named `ATTENTION_LAYER`, whose weights
+    `attention_model` exposes.
+    """
+    if mode == "attention":
+        pooled, _ = kl.AttentionPooling(
+            score=score,
+            query=query,
+            units=units or None,
+            name=ATTENTION_LAYER,
+        )(sequence, return_attention_scores=True)
+        return pooled
+    return MaskedGlobalPooling1D(mode, name=f"{mode}_pooling")(sequence)
+
+
+def classify(features, num_classes, hp):
+    """Optional hidden layer, dropout, then the float32 softmax head."""
+    x = features
+    if hp["hidden_units"] > 0:
+        x = keras.layers.Dense(hp["hidden_units"], name="hidden")(x)
+        x = activation_layer(hp["hidden_activation"], "hidden_activation")(x)
+        x = dropout(x, hp, "hidden_dropout")
+    return keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="classifier"
+    )(x)
+
+
+def activation_layer(name, layer_name):
+    """A layer applying activation `name` (PReLU has weights)."""
+    activation = kl.get_activation(name)
+    if isinstance(activation, keras.layers.Layer):
+        return activation
+    return keras.layers.Activation(activation, name=layer_name)
