@@ -1,0 +1,188 @@
+"""`tf.data` input pipeline for token-id sequences.
+
+`make_dataset` builds the dataset from one ragged tensor (no Python
+generator), truncates at the end to `maxlen`, shuffles with a seed
+(a new, deterministic order every epoch), caches, batches with right
+padding (0) and prefetches. Batches are padded to their longest sequence;
+``pad_to_maxlen=True`` pads every batch to exactly `maxlen` (static shapes
+for XLA). Bucketing by length (`bucket_boundaries`) groups sequences of
+similar length to reduce padding.
+"""
+
+import itertools
+
+import numpy as np
+import tensorflow as tf
+
+from kerasseq.errors import ConfigError, DataError
+
+
+def bucket_boundaries_for(lengths, num_buckets=8):
+    """Bucket boundaries splitting `lengths` into ~equal-sized buckets.
+
+    Returns sorted, unique integers for
+    `tf.data.Dataset.bucket_by_sequence_length`, whose buckets are
+    ``[0, b0), [b0, b1), ..., [b_last, inf)``: each boundary is one more
+    than a length quantile at ``i / num_buckets``.
+    """
+    if (
+        isinstance(num_buckets, bool)
+        or not isinstance(num_buckets, int)
+        or (num_buckets < 1)
+    ):
+        raise ConfigError(
+            "Expected num_buckets to be a positive integer. "
+            f"Received: num_buckets={num_buckets!r}"
+        )
+    lengths = np.asarray(lengths)
+    if lengths.size == 0:
+        raise DataError("Expected at least one length to pick buckets from.")
+    quantiles = np.arange(1, num_buckets) / num_buckets
+    cuts = np.floor(np.quantile(lengths, quantiles)).astype(int) + 1
+    return sorted({int(cut) for cut in cuts if cut <= lengths.max()})
+
+
+def _ragged_ids(sequences, maxlen):
+    try:
+        rows = [list(sequence)[:maxlen] for sequence in sequences]
+    except TypeError:
+        raise DataError(
+            "Expected sequences to be a list of token-id lists (from "
+            "Tokenizer.texts_to_sequences)."
+        ) from None
+    if not rows:
+        raise DataError("Expected at least one sequence. Received none.")
+    lengths = np.array([len(row) for row in rows], dtype=np.int64)
+    flat = np.array(list(itertools.chain.from_iterable(rows)))
+    if flat.size and (flat.dtype.kind not in "iu" or flat.min() < 0):
+        raise DataError(
+            "Expected sequences of non-negative integer token ids (from "
+            f"Tokenizer.texts_to_sequences). Received values of dtype "
+            f"{flat.dtype} (min {flat.min()})."
+        )
+    ids = tf.RaggedTensor.from_row_lengths(
+        tf.constant(flat, dtype=tf.int32, shape=[flat.size]), lengths
+    )
+    return ids, lengths
+
+
+def _labels_tensor(labels, count):
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != count:
+        raise DataError(
+            f"Expected one label per sequence ({count}). Received labels "
+            f"of shape {labels.shape}."
+        )
+    if labels.dtype.kind not in "iu":
+        raise DataError(
+            "Expected integer label ids 0..C-1. Received labels of dtype "
+            f"{labels.dtype}; map class names to ids first."
+        )
+    return tf.constant(labels, dtype=tf.int32)
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"Expected {name} to be a positive integer. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def make_dataset(
+    sequences,
+    labels=None,
+    *,
+    batch_size=32,
+    maxlen=None,
+    shuffle=True,
+    seed=0,
+    bucket_boundaries=None,
+    cache=True,
+    drop_remainder=False,
+    pad_to_maxlen=False,
+):
+    """Batched `tf.data.Dataset` of right-padded int32 token ids.
+
+    Args:
+        sequences: list of token-id lists (`Tokenizer.texts_to_sequences`).
+        labels: integer label ids, one per sequence, or ``None``.
+        batch_size: examples per batch.
+        maxlen: truncate longer sequences at the end (``None``: keep all).
+        shuffle: shuffle the whole dataset, in a new order every epoch.
+        seed: shuffle seed; the same seed gives the same epoch orders.
+        bucket_boundaries: ``None`` (no bucketing), ``"auto"``
+            (`bucket_boundaries_for` the lengths) or a list of increasing
+            lengths; batches then hold sequences of similar length.
+        cache: cache the elements after the first epoch.
+        drop_remainder: drop the last incomplete batch (of each bucket).
+        pad_to_maxlen: pad every batch to exactly `maxlen` (needs
+            `maxlen`, no bucketing); otherwise to the longest in the batch.
+
+    Returns:
+        Dataset of ``(ids [B, T], labels [B])`` int32, or ``ids`` alone
+        when `labels` is ``None``.
+    """
+    _check_positive("batch_size", batch_size)
+    if maxlen is not None:
+        _check_positive("maxlen", maxlen)
+    if pad_to_maxlen and (maxlen is None or bucket_boundaries is not None):
+        raise ConfigError(
+            "pad_to_maxlen=True needs maxlen and no bucketing. Received: "
+            f"maxlen={maxlen!r}, bucket_boundaries={bucket_boundaries!r}."
+        )
+    ids, lengths = _ragged_ids(sequences, maxlen)
+    if labels is None:
+        dataset = tf.data.Dataset.from_tensor_slices(ids).map(tf.identity)
+    else:
+        labels = _labels_tensor(labels, len(lengths))
+        dataset = tf.data.Dataset.from_tensor_slices((ids, labels)).map(
+            lambda row, label: (tf.identity(row), label)
+        )
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(
+            len(lengths), seed=seed, reshuffle_each_iteration=True
+        )
+    boundaries = _boundaries(bucket_boundaries, lengths)
+    if boundaries:
+        dataset = dataset.bucket_by_sequence_length(
+            lambda ids, *_: tf.shape(ids)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            drop_remainder=drop_remainder,
+        )
+    else:
+        length = maxlen if pad_to_maxlen else None
+        shapes = [length] if labels is None else ([length], [])
+        dataset = dataset.padded_batch(
+            batch_size, padded_shapes=shapes, drop_remainder=drop_remainder
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _boundaries(bucket_boundaries, lengths):
+    if bucket_boundaries is None:
+        return []
+    if isinstance(bucket_boundaries, str):
+        if bucket_boundaries != "auto":
+            raise ConfigError(
+                "Expected bucket_boundaries to be None, 'auto' or a list of "
+                f"lengths. Received: {bucket_boundaries!r}"
+            )
+        return bucket_boundaries_for(lengths)
+    boundaries = list(bucket_boundaries)
+    if (
+        not boundaries
+        or any(
+            isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1
+            for b in boundaries
+        )
+        or boundaries != sorted(set(boundaries))
+    ):
+        raise ConfigError(
+            "Expected bucket_boundaries to be strictly increasing positive "
+            f"integers. Received: {bucket_boundaries!r}"
+        )
+    return [int(b) for b in boundaries]
