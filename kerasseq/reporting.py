@@ -10,6 +10,7 @@ import csv
 import html
 import json
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -213,11 +214,8 @@ def _accuracy_key(history):
     return None
 
 
-def _plot_training_curves(path, history):
-    """Loss and accuracy per epoch, train vs validation."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
+def _curve_keys(history):
+    """The training keys to plot: ``loss`` and the accuracy key."""
     keys = ["loss", _accuracy_key(history)]
     keys = [key for key in keys if key is not None and key in history]
     if not keys:
@@ -225,6 +223,14 @@ def _plot_training_curves(path, history):
             "Expected history with a 'loss' or accuracy key (a Keras "
             f"History.history dict). Received keys {sorted(history)}."
         )
+    return keys
+
+
+def _plot_training_curves(path, history, keys):
+    """Loss and accuracy per epoch, train vs validation."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(5.5 * len(keys), 4.5), layout="constrained")
     panels = figure.subplots(1, len(keys), squeeze=False)[0]
     for axes, key in zip(panels, keys, strict=True):
@@ -321,13 +327,13 @@ the largest weight in its example; hover a token to see the weight.</p>
 """
 
 
-def _write_attention_html(path, attention_examples):
+def _attention_page(attention_examples):
+    """A self-contained HTML page showing every attention example."""
     examples = "\n".join(
         _attention_example_html(index, example)
         for index, example in enumerate(attention_examples)
     )
-    page = _ATTENTION_PAGE.format(examples=examples)
-    _write_atomically(path, lambda file: file.write(page))
+    return _ATTENTION_PAGE.format(examples=examples)
 
 
 def write_report(
@@ -351,6 +357,8 @@ def write_report(
     (``attention_examples``: dicts with ``tokens``, ``weights``,
     ``true_label``, ``predicted_label``).
 
+    Arguments are all checked before any file is written.
+
     Returns:
         The metrics dict written to ``metrics.json``.
     """
@@ -363,8 +371,8 @@ def write_report(
         )
     if (
         isinstance(max_errors, bool)
-        or not isinstance(max_errors, int)
-        or (max_errors < 0)
+        or not isinstance(max_errors, numbers.Integral)
+        or max_errors < 0
     ):
         raise ConfigError(
             "Expected max_errors to be an integer >= 0. "
@@ -378,6 +386,10 @@ def write_report(
         )
     metrics.update(_to_json_value(dict(extra or {})))
     history = getattr(history, "history", history)
+    if history is not None:
+        curve_keys = _curve_keys(history)
+    if attention_examples is not None:
+        attention_page = _attention_page(attention_examples)
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -393,9 +405,14 @@ def write_report(
     )
     if history is not None:
         _write_json(run_dir / "history.json", history)
-        _plot_training_curves(run_dir / "training_curves.png", history)
+        _plot_training_curves(
+            run_dir / "training_curves.png", history, curve_keys
+        )
     if attention_examples is not None:
-        _write_attention_html(run_dir / "attention.html", attention_examples)
+        _write_atomically(
+            run_dir / "attention.html",
+            lambda file: file.write(attention_page),
+        )
     return metrics
 
 
