@@ -249,6 +249,13 @@ def _plot_training_curves(path, history, keys):
     _save_figure(figure, path)
 
 
+def _as_str(value):
+    """Text as ``str``; bytes (as tf.data yields them) decoded as UTF-8."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
 def _write_errors(path, texts, y_true, y_prob, class_names, max_errors):
     """The most confident mistakes, most confident first."""
     y_pred = y_prob.argmax(axis=1)
@@ -265,7 +272,7 @@ def _write_errors(path, texts, y_true, y_prob, class_names, max_errors):
         for i in selected:
             writer.writerow(
                 [
-                    texts[i],
+                    _as_str(texts[i]),
                     class_names[y_true[i]],
                     class_names[y_pred[i]],
                     f"{predicted_prob[i]:.6f}",
@@ -290,7 +297,7 @@ def _attention_example_html(index, example):
         alpha = float(np.clip(weight / peak, 0.0, 1.0))
         spans.append(
             f'<span style="background: rgba(230, 85, 13, {alpha:.3f})" '
-            f'title="{weight:.4f}">{html.escape(str(token))}</span>'
+            f'title="{weight:.4f}">{html.escape(_as_str(token))}</span>'
         )
     true_label = html.escape(str(example["true_label"]))
     predicted_label = html.escape(str(example["predicted_label"]))

@@ -168,7 +168,7 @@ ATTENTION = [
         "predicted_label": "positive",
     },
     {
-        "tokens": ["dull", "&", "slow"],
+        "tokens": [b"dull", "&", "slow"],  # bytes as from tf.data
         "weights": np.array([0.5, 0.0, 0.5], dtype="float32"),
         "true_label": "negative",
         "predicted_label": "neutral",
@@ -268,6 +268,7 @@ def test_attention_html_is_escaped_and_shaded(report_dir):
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert ">&amp;<" in page
+    assert ">dull<" in page
     # Shading relative to each example's largest weight.
     assert "rgba(230, 85, 13, 1.000)" in page
     assert "rgba(230, 85, 13, 0.143)" in page  # 0.1 / 0.7
@@ -307,8 +308,13 @@ def test_twenty_class_confusion_matrix_renders_larger(tmp_path, report_dir):
         y_true=y_true,
         y_prob=_probabilities(y_pred, 20, rng),
         class_names=names,
-        texts=[str(i) for i in range(200)],
+        texts=[str(i).encode() for i in range(200)],  # bytes from tf.data
     )
+    with open(tmp_path / "errors.csv", newline="", encoding="utf-8") as file:
+        error_rows = list(csv.DictReader(file))
+    assert len(error_rows) == 50  # the default max_errors
+    for row in error_rows:
+        assert y_pred[int(row["text"])] != y_true[int(row["text"])]
     ref = _reference_metrics(y_true, y_pred, 20)
     assert metrics["macro_f1"] == pytest.approx(ref["macro_f1"])
     path = tmp_path / "confusion_matrix.png"
