@@ -1,0 +1,166 @@
+"""The ``kerasseq`` command: train, evaluate, models, predict.
+
+A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
+Heavy modules (TensorFlow, Keras) are imported only by the subcommand
+that needs them, so ``kerasseq --help`` and ``kerasseq models`` are quick.
+Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
+``error: ...`` on stderr.
+"""
+
+import argparse
+import sys
+
+from kerasseq.errors import ConfigError, KerasSeqError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_TRAIN_EPILOG = """\
+--set KEY=VALUE sets a config field (e.g. learning_rate=3e-4,
+lr_schedule=cosine, class_weight=balanced, patience=none), a model
+hyper-parameter (e.g. units=128; see `kerasseq models --verbose`),
+hparams.NAME=VALUE or data_options.NAME=VALUE (options of the data
+source, e.g. data_options.text_column=review).
+"""
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="kerasseq",
+        description="Text classification with sequence models on Keras 3.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train", help="train one model, write a run directory",
+        epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--model", help="model name (see `kerasseq models`)")
+    train.add_argument("--data", help="file, folder, tfds:NAME, "
+                       "sklearn:20newsgroups or builtin:synthetic_sentiment")
+    train.add_argument("--out", help="run directory (default runs/MODEL)")
+    train.add_argument("--epochs", metavar="N")
+    train.add_argument("--batch-size", metavar="B", dest="batch_size")
+    train.add_argument("--maxlen", metavar="L",
+                       help="sequence length (default: from the tokenizer)")
+    train.add_argument("--max-tokens", metavar="V", dest="max_tokens")
+    train.add_argument("--seed", metavar="S")
+    train.add_argument("--set", action="append", default=[],
+                       metavar="KEY=VALUE", dest="assignments")
+    train.add_argument("--mixed-precision", action="store_true",
+                       default=None, dest="mixed_precision")
+    train.add_argument("--strategy",
+                       choices=["auto", "none", "mirrored", "multiworker"])
+    train.add_argument("--deterministic", action="store_true", default=None)
+    train.add_argument("--overwrite", action="store_true", default=None)
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a finished run on a dataset's test split"
+    )
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--out", help="report folder (default RUN_DIR/eval)")
+    evaluate.add_argument("--set", action="append", default=[],
+                          metavar="data_options.NAME=VALUE",
+                          dest="assignments")
+
+    models = commands.add_parser("models", help="list the model names")
+    models.add_argument("--verbose", action="store_true",
+                        help="also show default hyper-parameters")
+
+    predict = commands.add_parser(
+        "predict", help="classify texts with an exported model"
+    )
+    predict.add_argument("path", metavar="PATH",
+                         help="export folder (or RUN_DIR/saved_model)")
+    predict.add_argument("texts", metavar="TEXT", nargs="*")
+    predict.add_argument("--input", metavar="FILE",
+                         help="text file (one per line) or CSV")
+    predict.add_argument("--text-column", default="text")
+    return parser
+
+
+_TRAIN_FIELDS = ("model", "data", "out", "epochs", "batch_size", "maxlen",
+                 "max_tokens", "seed", "mixed_precision", "strategy",
+                 "deterministic", "overwrite")
+
+
+def _train(args):
+    from kerasseq import training
+    from kerasseq.reporting import format_text_report
+
+    values = {
+        name: getattr(args, name) for name in _TRAIN_FIELDS
+        if getattr(args, name) is not None
+    }
+    values = training.apply_overrides(values, args.assignments)
+    config = training.TrainConfig.from_dict(values)
+    result = training.train(config, verbose=0 if args.quiet else 1)
+    print(format_text_report(result.metrics))
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _evaluate(args):
+    from kerasseq import training
+    from kerasseq.reporting import format_text_report
+
+    options = training.apply_overrides({}, args.assignments)
+    unexpected = sorted(set(options) - {"hparams", "data_options"})
+    if unexpected or options["hparams"]:
+        raise ConfigError(
+            "evaluate accepts only --set data_options.NAME=VALUE"
+        )
+    metrics = training.evaluate(
+        args.run_dir, args.data, out=args.out,
+        data_options=options["data_options"],
+    )
+    print(format_text_report(metrics))
+    print(f"report: {args.out or f'{args.run_dir}/eval'}")
+    return 0
+
+
+def _models(args):
+    import json
+
+    from kerasseq import models
+
+    descriptions = models.describe()
+    width = max(map(len, descriptions))
+    for name, description in descriptions.items():
+        print(f"{name.ljust(width)}  {description}")
+        if args.verbose:
+            print(f"{'':{width}}  defaults: "
+                  f"{json.dumps(models.default_hparams(name))}")
+    return 0
+
+
+def _predict(args):
+    from kerasseq import exporter
+
+    return exporter.predict_command(
+        args.path, texts=args.texts, input_file=args.input,
+        text_column=args.text_column,
+    )
+
+
+def main(argv=None):
+    """Runs the ``kerasseq`` command; returns the exit code."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    handler = {"train": _train, "evaluate": _evaluate, "models": _models,
+               "predict": _predict}[args.command]
+    try:
+        return handler(args)
+    except KerasSeqError as error:
+        message = " ".join(str(error).split())
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt as interrupted:
+        print(str(interrupted) or "interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

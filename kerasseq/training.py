@@ -1,0 +1,926 @@
+"""One training run: a `TrainConfig` in, a run directory out.
+
+`train` checks everything a user can get wrong (config values, model
+hyper-parameters, the data) before it creates the run directory, so bad
+input leaves nothing behind. The run directory then holds::
+
+    run.json            status ("running" / "finished"), start and end time
+    config.json         the resolved config (rerun with TrainConfig.from_dict)
+    training_log.csv    one row per finished epoch (kept across resumes)
+    backup/             BackupAndRestore state while the run is unfinished
+    metrics.json ...    the `kerasseq.reporting.write_report` files
+    model.keras         the trained ids -> probabilities model
+    tokenizer.json      the fitted `kerasseq.text.Tokenizer`
+    environment.json    versions, device, strategy, mixed precision, cuDNN
+    saved_model/        `kerasseq.exporter.export` (raw strings in)
+
+A run interrupted before ``status: finished`` resumes from its last
+finished epoch when `train` is called again with the same config and
+``out``.
+"""
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+from kerasseq.errors import ArtifactError, ConfigError, DataError
+
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.json"
+LOG_FILE = "training_log.csv"
+BACKUP_DIR = "backup"
+_STRATEGIES = ("auto", "none", "mirrored", "multiworker")
+_LR_SCHEDULES = (None, "cosine", "plateau")
+_CLASS_WEIGHTS = (None, "balanced")
+_NONE_WORDS = ("", "none", "null")
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
+# Fields whose value may differ when an unfinished run is resumed.
+_RESUME_FREE = ("overwrite", "export")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines one training run.
+
+    Attributes:
+        model: registered model name (``kerasseq models`` lists them).
+        data: dataset source for `kerasseq.load_dataset`: a CSV/TSV/JSONL
+            file, a folder, ``tfds:NAME``, ``sklearn:20newsgroups`` or
+            ``builtin:synthetic_sentiment``.
+        out: run directory; ``None`` means ``runs/<model>``.
+        epochs: maximum number of epochs (early stopping may end sooner).
+        batch_size: global batch size (split across replicas).
+        maxlen: sequence length in tokens; ``None`` takes the tokenizer's
+            choice (95th percentile of training lengths, capped).
+        max_tokens: ids kept by the tokenizer, padding and OOV included;
+            ``None`` keeps every training word.
+        seed: seeds Python, NumPy and the backend, the validation split
+            and the shuffling; always applied.
+        validation_fraction: share of the training split held out
+            (stratified) for early stopping.
+        learning_rate: Adam's (initial) learning rate.
+        lr_schedule: ``None`` (constant), ``"cosine"`` (CosineDecay over
+            all steps) or ``"plateau"`` (halve on a val_loss plateau).
+        class_weight: ``None`` or ``"balanced"`` (scikit-learn weights).
+        patience: epochs without val_loss improvement before early
+            stopping restores the best weights; ``None`` disables it.
+        bucketing: batch sequences of similar length (less padding).
+        mixed_precision: train with the ``mixed_float16`` policy.
+        strategy: ``"auto"`` (MirroredStrategy with more than one GPU,
+            else the default), ``"none"``, ``"mirrored"`` or
+            ``"multiworker"`` (from ``TF_CONFIG``).
+        devices: device names for ``"mirrored"`` (``None``: all GPUs).
+        deterministic: also enable TensorFlow op determinism (slower;
+            process-wide, TensorFlow cannot switch it off again).
+        overwrite: replace an existing run in ``out``.
+        export: write a raw-string SavedModel into ``out/saved_model``.
+        data_options: keyword arguments for `kerasseq.load_dataset`.
+        hparams: model hyper-parameters (``kerasseq models`` and
+            `kerasseq.models.default_hparams` list them).
+    """
+
+    model: str = "bilstm_bahdanau"
+    data: str = "builtin:synthetic_sentiment"
+    out: str | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    maxlen: int | None = None
+    max_tokens: int | None = 20000
+    seed: int = 0
+    validation_fraction: float = 0.1
+    learning_rate: float = 1e-3
+    lr_schedule: str | None = None
+    class_weight: str | None = None
+    patience: int | None = 2
+    bucketing: bool = True
+    mixed_precision: bool = False
+    strategy: str = "auto"
+    devices: list[str] | None = None
+    deterministic: bool = False
+    overwrite: bool = False
+    export: bool = True
+    data_options: dict = dataclasses.field(default_factory=dict)
+    hparams: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            _check_field(field.name, getattr(self, field.name))
+        if self.out is None:
+            self.out = str(Path("runs") / self.model)
+
+    @classmethod
+    def field_names(cls):
+        """Names of every config field, in declaration order."""
+        return [field.name for field in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds a config from a dict, coercing strings (CLI values).
+
+        Raises:
+            ConfigError: unknown key (the message lists the valid ones),
+                wrong type or value out of range.
+        """
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"Expected a dict of config values. Received "
+                f"{type(values).__name__}."
+            )
+        valid = cls.field_names()
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ConfigError(
+                f"unknown config key {unknown[0]!r}; valid keys: "
+                f"{', '.join(valid)}"
+            )
+        return cls(**{k: _coerce_field(k, v) for k, v in values.items()})
+
+    def to_dict(self):
+        """JSON-ready dict that `from_dict` turns back into this config."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `train` returns: the run directory and the trained objects."""
+
+    run_dir: Path
+    metrics: dict
+    model: object
+    tokenizer: object
+    class_names: list
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `fit`; the backup of the last finished epoch is kept."""
+
+
+# --------------------------------------------------------------- validation
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require(ok, name, expected, value):
+    if not ok:
+        raise ConfigError(
+            f"config {name!r} must be {expected}; got {value!r}"
+        )
+
+
+def _check_field(name, value):
+    optional_ints = {"maxlen": 1, "max_tokens": 3, "patience": 0}
+    ints = {"epochs": 1, "batch_size": 1, "seed": 0}
+    choices = {
+        "lr_schedule": _LR_SCHEDULES,
+        "class_weight": _CLASS_WEIGHTS,
+        "strategy": _STRATEGIES,
+    }
+    if name in ("model", "data"):
+        _require(isinstance(value, str) and value, name, "a non-empty string",
+                 value)
+    elif name == "out":
+        _require(value is None or (isinstance(value, (str, os.PathLike))
+                                   and str(value)),
+                 name, "a directory path", value)
+    elif name in ints:
+        _require(_is_int(value) and value >= ints[name], name,
+                 f"an integer >= {ints[name]}", value)
+    elif name in optional_ints:
+        low = optional_ints[name]
+        _require(value is None or (_is_int(value) and value >= low), name,
+                 f"an integer >= {low} or none", value)
+    elif name == "validation_fraction":
+        _require(_is_number(value) and 0 < value < 1, name,
+                 "a number between 0 and 1 (exclusive)", value)
+    elif name == "learning_rate":
+        _require(_is_number(value) and value > 0, name, "a number > 0",
+                 value)
+    elif name in choices:
+        allowed = ", ".join(str(c).lower() for c in choices[name])
+        _require(value in choices[name], name, f"one of: {allowed}", value)
+    elif name == "devices":
+        _require(value is None or (isinstance(value, list) and value and all(
+            isinstance(d, str) and d for d in value)), name,
+            "a non-empty list of device names or none", value)
+    elif name in ("data_options", "hparams"):
+        _require(isinstance(value, dict) and all(
+            isinstance(k, str) for k in value), name,
+            "a dict with string keys", value)
+    else:
+        _require(isinstance(value, bool), name, "true or false", value)
+
+
+def _coerce_field(name, value):
+    """Turns CLI strings into the field's type; other values pass through."""
+    if not isinstance(value, str) or name in ("model", "data", "out"):
+        return value
+    text = value.strip()
+    field_type = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    kind = str(field_type[name])
+    if "None" in kind and text.lower() in _NONE_WORDS:
+        return None
+    if kind.startswith("int"):
+        with contextlib.suppress(ValueError):
+            return int(text)
+    elif kind.startswith("float"):
+        with contextlib.suppress(ValueError):
+            return float(text)
+    elif kind.startswith("bool"):
+        if text.lower() in _TRUE_WORDS:
+            return True
+        if text.lower() in _FALSE_WORDS:
+            return False
+    elif kind.startswith("list"):
+        return [d.strip() for d in text.split(",") if d.strip()]
+    elif kind.startswith("str"):
+        return text.lower()
+    return value
+
+
+def parse_value(text):
+    """A ``--set`` value: int, float, true/false, none, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    return text
+
+
+def apply_overrides(config, assignments):
+    """Applies ``key=value`` strings to a config dict (returns a new dict).
+
+    A key is a `TrainConfig` field, ``data_options.NAME``, ``hparams.NAME``
+    or a hyper-parameter of the chosen model (bare name).
+
+    Raises:
+        ConfigError: malformed assignment or unknown key (the message
+            lists the valid keys).
+    """
+    from kerasseq import models
+
+    config = {
+        **config,
+        "hparams": dict(config.get("hparams") or {}),
+        "data_options": dict(config.get("data_options") or {}),
+    }
+    fields = TrainConfig.field_names()
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set expects key=value; got {assignment!r}"
+            )
+        group, dot, sub = key.partition(".")
+        model = config.get("model", TrainConfig.model)
+        if dot and group in ("hparams", "data_options") and sub:
+            config[group][sub] = parse_value(text)
+        elif key in fields:
+            config[key] = text
+        elif key in models.default_hparams(model):
+            config["hparams"][key] = parse_value(text)
+        else:
+            hparams = sorted(models.default_hparams(model))
+            raise ConfigError(
+                f"unknown --set key {key!r}; valid keys: config fields "
+                f"{', '.join(fields)}; hyper-parameters of {model!r}: "
+                f"{', '.join(hparams)}; or data_options.NAME"
+            )
+    return config
+
+
+# ---------------------------------------------------------------- run dir
+
+
+def _read_json(path, what):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"cannot read {what} {path}: {error}") from None
+
+
+def _write_json(path, data):
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_status(run_dir):
+    """``"absent"``, ``"empty"``, ``"running"`` or ``"finished"``.
+
+    Raises:
+        ConfigError: `run_dir` is a file, or a non-empty folder that is
+            not a kerasseq run directory.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return "absent"
+    if not run_dir.is_dir():
+        raise ConfigError(
+            f"--out {run_dir} is a file; choose a directory path"
+        )
+    if not (run_dir / RUN_FILE).is_file():
+        if any(run_dir.iterdir()):
+            raise ConfigError(
+                f"--out {run_dir} is a non-empty folder that is not a "
+                "kerasseq run; choose another --out"
+            )
+        return "empty"
+    status = _read_json(run_dir / RUN_FILE, "run file").get("status")
+    return "finished" if status == "finished" else "running"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"
+    )
+
+
+def _prepare_run_dir(run_dir, status, config_record, overwrite):
+    """Creates (or reuses, to resume) the run dir; returns True on resume."""
+    if status in ("running", "finished") and overwrite:
+        shutil.rmtree(run_dir)
+        status = "absent"
+    if status == "running" and (run_dir / CONFIG_FILE).is_file():
+        saved = _read_json(run_dir / CONFIG_FILE, "run config")["config"]
+        current = config_record["config"]
+        changed = sorted(
+            key for key in current
+            if key not in _RESUME_FREE and saved.get(key) != current[key]
+        )
+        if changed:
+            raise ConfigError(
+                f"{run_dir} holds an unfinished run with a different "
+                f"config ({', '.join(changed)}); use --overwrite or "
+                "another --out"
+            )
+        return True
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / RUN_FILE, {"status": "running", "started": _now()})
+    _write_json(run_dir / CONFIG_FILE, config_record)
+    return False
+
+
+def _read_log(path):
+    """Per-epoch history from the CSV log: {metric: [values...]}."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch":
+                history.setdefault(key, []).append(float(value))
+    return history
+
+
+def _finished_epochs(run_dir):
+    path = run_dir / BACKUP_DIR / "training_metadata.json"
+    if not path.is_file():
+        return 0
+    return int(_read_json(path, "backup metadata").get("epoch", 0))
+
+
+# ---------------------------------------------------------------- devices
+
+
+def _make_strategy(config):
+    import keras
+
+    if config.strategy in ("mirrored", "multiworker") and (
+        keras.backend.backend() != "tensorflow"
+    ):
+        raise ConfigError(
+            f"strategy {config.strategy!r} needs KERAS_BACKEND=tensorflow; "
+            f"the backend is {keras.backend.backend()!r}"
+        )
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if config.strategy == "mirrored":
+        return tf.distribute.MirroredStrategy(config.devices)
+    if config.strategy == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError(
+                "strategy 'multiworker' reads the cluster from the TF_CONFIG "
+                "environment variable, which is not set"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if config.strategy == "auto" and len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _strategy_name(strategy):
+    import tensorflow as tf
+
+    if strategy is None or strategy is tf.distribute.get_strategy():
+        return "default"
+    return type(strategy).__name__
+
+
+def _device_name():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU ({platform.processor() or platform.machine()})"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return details.get("device_name", gpus[0].name)
+
+
+@contextlib.contextmanager
+def _precision_policy(mixed):
+    import keras
+
+    previous = keras.mixed_precision.global_policy().name
+    if mixed:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _environment(config, strategy, model):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import kerasseq
+    from kerasseq import models
+
+    return {
+        "kerasseq": kerasseq.__version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "backend": keras.backend.backend(),
+        "device": _device_name(),
+        "strategy": _strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync if strategy else 1,
+        "mixed_precision": config.mixed_precision,
+        "deterministic": config.deterministic,
+        "cudnn_eligible": models.cudnn_eligible(model),
+    }
+
+
+# ---------------------------------------------------------------- training
+
+
+def _shard(dataset):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options)
+
+
+def _callbacks(config, run_dir, steps_per_epoch):
+    import keras
+
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
+        keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
+    ]
+    if config.patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.patience,
+                restore_best_weights=True,
+            )
+        )
+    if config.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=1, min_lr=1e-6
+            )
+        )
+    return callbacks
+
+
+def _learning_rate(config, steps_per_epoch):
+    import keras
+
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch
+        )
+    return config.learning_rate
+
+
+def _class_weights(config, labels, num_classes):
+    if config.class_weight is None:
+        return None
+    import numpy as np
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    by_class = dict.fromkeys(range(num_classes), 1.0)
+    by_class.update(zip(present.tolist(), weights.tolist(), strict=True))
+    return by_class
+
+
+def _attention_examples(model, sequences, y_true, y_prob, tokenizer,
+                        class_names, count=8):
+    """Up to `count` test examples (errors first) with attention weights."""
+    import numpy as np
+
+    from kerasseq import models
+    from kerasseq.text import pad
+
+    attention = models.attention_model(model)
+    if attention is None:
+        return None
+    predicted = y_prob.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != y_true)[: count // 2]
+    right = np.flatnonzero(predicted == y_true)[: count - len(wrong)]
+    chosen = [int(i) for i in np.concatenate([wrong, right]) if sequences[i]]
+    if not chosen:
+        return None
+    ids = pad([sequences[i] for i in chosen])
+    weights = np.asarray(attention.predict(ids, verbose=0))
+    return [
+        {
+            "tokens": [tokenizer.index_word[t] for t in sequences[i]],
+            "weights": weights[row, : len(sequences[i])].tolist(),
+            "true_label": class_names[y_true[i]],
+            "predicted_label": class_names[predicted[i]],
+        }
+        for row, i in enumerate(chosen)
+    ]
+
+
+def _predict(model, sequences, batch_size, maxlen):
+    from kerasseq.pipeline import make_dataset
+
+    dataset = make_dataset(
+        sequences, batch_size=batch_size, maxlen=maxlen, shuffle=False,
+        cache=False,
+    )
+    return model.predict(dataset, verbose=0)
+
+
+def train(config, *, verbose=1):
+    """Trains, evaluates, saves and exports one model.
+
+    Args:
+        config: a `TrainConfig` or a dict for `TrainConfig.from_dict`.
+        verbose: Keras ``fit`` verbosity (1 = progress bar, 0 = silent).
+
+    Returns:
+        A `RunResult` (run_dir, metrics, model, tokenizer, class_names).
+
+    Raises:
+        ConfigError / DataError: bad config, hyper-parameters or data
+            (raised before the run directory is created).
+        TrainingInterrupted: Ctrl-C during fit; calling `train` again
+            with the same config resumes from the last finished epoch.
+    """
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(
+            f"Expected a TrainConfig or a dict. Received "
+            f"{type(config).__name__}."
+        )
+    run_dir = Path(config.out)
+    status = run_status(run_dir)
+    if status == "finished" and not config.overwrite:
+        raise ConfigError(
+            f"{run_dir} already holds a finished run; use --overwrite or "
+            "another --out"
+        )
+
+    import keras
+
+    from kerasseq import models
+    from kerasseq.datasets import load_dataset
+    from kerasseq.text import Tokenizer
+
+    hparams = models.resolve_hparams(config.model, **config.hparams)
+    strategy = _make_strategy(config)
+    dataset = load_dataset(config.data, **config.data_options)
+    if len(dataset.test_texts) == 0:
+        raise DataError(
+            f"{config.data} has no test examples; give it a test split"
+        )
+    train_texts, train_labels, val_texts, val_labels = (
+        dataset.validation_split(config.validation_fraction, config.seed)
+    )
+    tokenizer = Tokenizer(num_words=config.max_tokens)
+    tokenizer.fit_on_texts(train_texts)
+    config = dataclasses.replace(
+        config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams
+    )
+    class_names = list(dataset.class_names)
+    record = {
+        "config": config.to_dict(),
+        "vocab_size": tokenizer.vocab_size,
+        "class_names": class_names,
+        "n_train": len(train_texts),
+        "n_validation": len(val_texts),
+        "n_test": len(dataset.test_texts),
+    }
+
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    with _precision_policy(config.mixed_precision):
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model = models.build(
+                config.model, tokenizer.vocab_size, len(class_names),
+                **hparams,
+            )
+            steps_per_epoch = max(1, -(-len(train_texts) // config.batch_size))
+            model.compile(
+                optimizer=keras.optimizers.Adam(
+                    _learning_rate(config, steps_per_epoch)
+                ),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        if _prepare_run_dir(run_dir, status, record, config.overwrite):
+            print(f"resuming the unfinished run in {run_dir} after "
+                  f"{_finished_epochs(run_dir)} finished epoch(s)")
+        metrics = _fit_and_report(
+            config, run_dir, model, tokenizer, dataset, class_names,
+            (train_texts, train_labels, val_texts, val_labels),
+            strategy, steps_per_epoch, verbose,
+        )
+        model.save(run_dir / "model.keras")
+        (run_dir / "tokenizer.json").write_text(
+            tokenizer.to_json(), encoding="utf-8"
+        )
+        _write_json(run_dir / "environment.json",
+                    _environment(config, strategy, model))
+        if config.export:
+            from kerasseq import exporter
+
+            exporter.export(
+                model, tokenizer, class_names, run_dir / "saved_model",
+                maxlen=config.maxlen, overwrite=True,
+                metadata={
+                    "model_name": config.model,
+                    "model_config": hparams,
+                    "metrics": {k: metrics[k]
+                                for k in ("accuracy", "macro_f1")},
+                    "data": config.data,
+                },
+            )
+    started = _read_json(run_dir / RUN_FILE, "run file").get("started")
+    _write_json(run_dir / RUN_FILE, {
+        "status": "finished", "started": started, "finished": _now(),
+        "epochs_run": metrics["epochs_run"],
+    })
+    return RunResult(run_dir, metrics, model, tokenizer, class_names)
+
+
+def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
+                    splits, strategy, steps_per_epoch, verbose):
+    import numpy as np
+
+    from kerasseq.pipeline import make_dataset
+    from kerasseq.reporting import write_report
+
+    train_texts, train_labels, val_texts, val_labels = splits
+    buckets = "auto" if config.bucketing else None
+    train_ds = make_dataset(
+        tokenizer.texts_to_sequences(train_texts), train_labels,
+        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
+        seed=config.seed, bucket_boundaries=buckets,
+    )
+    val_ds = make_dataset(
+        tokenizer.texts_to_sequences(val_texts), val_labels,
+        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
+        bucket_boundaries=buckets,
+    )
+    if strategy is not None:
+        train_ds, val_ds = _shard(train_ds), _shard(val_ds)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            # Bucketed datasets have unknown cardinality; Keras warns.
+            warnings.filterwarnings("ignore", message="Your input ran out")
+            model.fit(
+                train_ds,
+                shuffle=False,
+                validation_data=val_ds,
+                epochs=config.epochs,
+                callbacks=_callbacks(config, run_dir, steps_per_epoch),
+                class_weight=_class_weights(
+                    config, train_labels, len(class_names)
+                ),
+                verbose=verbose,
+            )
+    except KeyboardInterrupt:
+        done = _finished_epochs(run_dir)
+        raise TrainingInterrupted(
+            f"interrupted after {done} finished epoch(s); rerun the same "
+            f"command to resume from epoch {done + 1}"
+        ) from None
+    train_seconds = time.perf_counter() - start
+    history = _read_log(run_dir / LOG_FILE)
+
+    test_sequences = tokenizer.texts_to_sequences(dataset.test_texts)
+    y_true = np.asarray(dataset.test_labels)
+    y_prob = _predict(model, test_sequences, config.batch_size, config.maxlen)
+    clipped = [s[: config.maxlen] for s in test_sequences]
+    return write_report(
+        run_dir,
+        y_true=y_true,
+        y_prob=y_prob,
+        class_names=class_names,
+        texts=list(dataset.test_texts),
+        history=history,
+        extra={
+            "epochs_run": len(history.get("loss", [])),
+            "train_seconds": round(train_seconds, 2),
+            "model": config.model,
+        },
+        attention_examples=_attention_examples(
+            model, clipped, y_true, y_prob, tokenizer, class_names
+        ),
+    )
+
+
+# -------------------------------------------------------------- evaluation
+
+
+def load_run(run_dir):
+    """Loads ``(model, tokenizer, config_record)`` from a run directory.
+
+    Raises:
+        ArtifactError: a file of the run is missing or unreadable.
+    """
+    import keras
+
+    import kerasseq.models  # noqa: F401  (registers the custom layers)
+    from kerasseq.text import Tokenizer
+
+    run_dir = Path(run_dir)
+    for name in ("model.keras", "tokenizer.json", CONFIG_FILE):
+        if not (run_dir / name).is_file():
+            raise ArtifactError(
+                f"{run_dir / name} not found; pass the directory of a "
+                "finished `kerasseq train` run"
+            )
+    record = _read_json(run_dir / CONFIG_FILE, "run config")
+    tokenizer = Tokenizer.from_json(
+        (run_dir / "tokenizer.json").read_text(encoding="utf-8")
+    )
+    try:
+        model = keras.saving.load_model(run_dir / "model.keras")
+    except (OSError, ValueError, TypeError) as error:
+        raise ArtifactError(
+            f"cannot load {run_dir / 'model.keras'}: {error}"
+        ) from None
+    return model, tokenizer, record
+
+
+def evaluate(run_dir, data, *, out=None, data_options=None):
+    """Evaluates a finished run on the test split of `data`.
+
+    Labels are matched to the run's classes by name. Writes the report
+    files into `out` (default ``RUN_DIR/eval``) and returns the metrics.
+
+    Raises:
+        ArtifactError: `run_dir` is not a complete run.
+        DataError: `data` cannot be loaded, has no test examples or has
+            labels the model does not know.
+    """
+    import numpy as np
+
+    from kerasseq.datasets import load_dataset
+    from kerasseq.reporting import write_report
+
+    model, tokenizer, record = load_run(run_dir)
+    config = record["config"]
+    class_names = record["class_names"]
+    dataset = load_dataset(data, **(data_options or {}))
+    unknown = sorted(set(dataset.class_names) - set(class_names))
+    if unknown:
+        raise DataError(
+            f"{data} has labels the model was not trained on: "
+            f"{', '.join(map(str, unknown))}; the model knows "
+            f"{', '.join(class_names)}"
+        )
+    if len(dataset.test_texts) == 0:
+        raise DataError(f"{data} has no test examples to evaluate on")
+    to_run_id = np.array([class_names.index(c) for c in dataset.class_names])
+    y_true = to_run_id[np.asarray(dataset.test_labels)]
+    sequences = tokenizer.texts_to_sequences(dataset.test_texts)
+    y_prob = _predict(model, sequences, config["batch_size"],
+                      config["maxlen"])
+    return write_report(
+        Path(out) if out else Path(run_dir) / "eval",
+        y_true=y_true,
+        y_prob=y_prob,
+        class_names=class_names,
+        texts=list(dataset.test_texts),
+        extra={"n_test": len(y_true), "data": str(data),
+               "run_dir": str(run_dir)},
+    )
+
+
+# ----------------------------------------------------------------- recipes
+
+
+def _default_data_dir():
+    env = os.environ.get("KERASSEQ_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def recipe_config(name, defaults, *, data_file=None, description=None,
+                  argv=None):
+    """Command line of a recipe: returns ``(TrainConfig, export_dir)``.
+
+    Options: ``--data PATH`` (default: `data_file` under
+    ``$KERASSEQ_DATA_DIR``, else ``../shared/datasets`` next to the
+    repository), ``--epochs N``, ``--out DIR`` (default ``runs/<name>``),
+    ``--export-dir DIR`` (default ``saved_models/<name>``),
+    ``--overwrite`` and ``--set key=value`` (config field or model
+    hyper-parameter) on top of `defaults`.
+
+    Raises:
+        ConfigError: no ``--data`` and the default file does not exist,
+            or a bad override.
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"{name}.py", description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", help="dataset source (file, tfds:, ...)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--out", default=str(Path("runs") / name))
+    parser.add_argument("--export-dir",
+                        default=str(Path("saved_models") / name))
+    parser.add_argument("--overwrite", action="store_true", default=None)
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="KEY=VALUE", dest="assignments")
+    args = parser.parse_args(argv)
+    values = {**defaults, "out": args.out}
+    if args.data:
+        values["data"] = args.data
+    elif data_file:
+        path = _default_data_dir() / data_file
+        if not path.is_file():
+            raise ConfigError(
+                f"{data_file} not found in {path.parent}; pass --data PATH "
+                "or set KERASSEQ_DATA_DIR"
+            )
+        values["data"] = str(path)
+    if args.epochs is not None:
+        values["epochs"] = args.epochs
+    if args.overwrite:
+        values["overwrite"] = True
+    values = apply_overrides(values, args.assignments)
+    return TrainConfig.from_dict(values), Path(args.export_dir)
+
+
+def run_recipe(main):
+    """Runs a recipe's ``main()``; user errors exit 2 with one line."""
+    import sys
+
+    from kerasseq.errors import KerasSeqError
+
+    try:
+        main()
+    except KerasSeqError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except TrainingInterrupted as interrupted:
+        print(interrupted, file=sys.stderr)
+        sys.exit(130)
