@@ -1,0 +1,132 @@
+"""Tests for kerasseq.pipeline.make_dataset and bucket_boundaries_for."""
+
+import numpy as np
+import pytest
+
+from kerasseq.errors import ConfigError, DataError
+from kerasseq.pipeline import bucket_boundaries_for, make_dataset
+
+
+def _sequences(count, seed=0, low=0, high=30):
+    rng = np.random.default_rng(seed)
+    # Example i starts with the marker id i + 1 so it can be traced.
+    return [
+        [i + 1, *rng.integers(1, 50, size=rng.integers(low, high)).tolist()]
+        for i in range(count)
+    ]
+
+
+def _rows(ids):
+    """Strip right padding from a batch [B, T] -> list of lists."""
+    return [[int(v) for v in np.trim_zeros(row, "b")] for row in ids.numpy()]
+
+
+def test_shapes_dtypes_and_right_padding():
+    sequences = [[3, 4, 5], [6], [7, 8, 9, 10, 11], [12, 13]]
+    labels = [0, 1, 1, 0]
+    dataset = make_dataset(
+        sequences, labels, batch_size=3, maxlen=4, shuffle=False
+    )
+    batches = list(dataset)
+    ids, y = batches[0]
+    assert ids.dtype == "int32" and y.dtype == "int32"
+    expected = np.array([[3, 4, 5, 0], [6, 0, 0, 0], [7, 8, 9, 10]])
+    np.testing.assert_array_equal(ids, expected)
+    np.testing.assert_array_equal(y, [0, 1, 1])
+    np.testing.assert_array_equal(batches[1][0], [[12, 13]])
+    assert len(batches) == 2
+
+
+def test_ids_only_and_pad_to_maxlen():
+    dataset = make_dataset(
+        [[1, 2], [3]], batch_size=2, maxlen=5, shuffle=False, pad_to_maxlen=True
+    )
+    assert dataset.element_spec.shape.as_list() == [None, 5]
+    np.testing.assert_array_equal(
+        next(iter(dataset)), [[1, 2, 0, 0, 0], [3, 0, 0, 0, 0]]
+    )
+    with pytest.raises(ConfigError, match="pad_to_maxlen"):
+        make_dataset([[1]], pad_to_maxlen=True)
+
+
+@pytest.mark.parametrize("bucket_boundaries", [None, "auto", [5, 12]])
+def test_every_example_once_per_epoch(bucket_boundaries):
+    sequences = _sequences(57)
+    labels = [i % 3 for i in range(57)]
+    dataset = make_dataset(
+        sequences,
+        labels,
+        batch_size=8,
+        maxlen=20,
+        bucket_boundaries=bucket_boundaries,
+    )
+    expected = sorted(s[:20] for s in sequences)
+    for _ in range(2):
+        seen, seen_labels = [], []
+        for ids, y in dataset:
+            seen.extend(_rows(ids))
+            seen_labels.extend(y.numpy().tolist())
+        assert sorted(seen) == expected
+        assert [labels[row[0] - 1] for row in seen] == seen_labels
+
+
+def _epoch_order(dataset):
+    return [row[0] for ids in dataset for row in _rows(ids)]
+
+
+def test_seeded_shuffle_is_deterministic_and_reshuffles():
+    sequences = _sequences(40, low=1)
+    first = make_dataset(sequences, batch_size=8, seed=3)
+    second = make_dataset(sequences, batch_size=8, seed=3)
+    orders = [_epoch_order(first), _epoch_order(first)]
+    assert orders == [_epoch_order(second), _epoch_order(second)]
+    assert orders[0] != orders[1]
+    assert orders[0] != list(range(1, 41))
+    other = make_dataset(sequences, batch_size=8, seed=4)
+    assert _epoch_order(other) != orders[0]
+
+
+def _padding_fraction(dataset):
+    padded = real = 0
+    for ids in dataset:
+        ids = ids.numpy()
+        padded += ids.size
+        real += np.count_nonzero(ids)  # token ids are never 0 here
+    return 1 - real / padded
+
+
+def test_bucketing_reduces_padding():
+    rng = np.random.default_rng(1)
+    # Skewed lengths: most short, a long tail; ids never 0.
+    lengths = np.minimum(rng.lognormal(3, 1, size=400).astype(int) + 1, 300)
+    sequences = [[7] * n for n in lengths]
+    plain = _padding_fraction(make_dataset(sequences, batch_size=16))
+    bucketed = _padding_fraction(
+        make_dataset(sequences, batch_size=16, bucket_boundaries="auto")
+    )
+    assert bucketed < 0.6 * plain  # measured: ~0.42 vs ~0.76
+
+
+def test_bucket_boundaries_for_quantiles():
+    lengths = np.arange(1, 101)
+    boundaries = bucket_boundaries_for(lengths, num_buckets=4)
+    reference = [
+        int(np.floor(np.quantile(lengths, q))) + 1 for q in (0.25, 0.5, 0.75)
+    ]
+    assert boundaries == reference
+    assert bucket_boundaries_for([5, 5, 5]) == []
+
+
+def test_bad_arguments():
+    with pytest.raises(DataError, match="one label per sequence"):
+        make_dataset([[1], [2]], [0])
+    with pytest.raises(DataError, match="integer label ids"):
+        make_dataset([[1]], ["pos"])
+    with pytest.raises(DataError, match="non-negative integer"):
+        make_dataset([[1, -2]])
+    with pytest.raises(DataError, match="at least one sequence"):
+        make_dataset([])
+    with pytest.raises(ConfigError, match="batch_size"):
+        make_dataset([[1]], batch_size=0)
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        make_dataset([[1]], bucket_boundaries=[5, 3])
