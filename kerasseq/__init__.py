@@ -21,6 +21,11 @@ from kerasseq.errors import (
 
 __version__ = "0.1.0"
 
+# Imported eagerly so that their `register_keras_serializable` entries exist
+# and `keras.models.load_model` reloads kerasseq models after `import kerasseq`
+# with no `custom_objects`.
+from kerasseq import layers, text  # noqa: E402,F401  (isort: skip)
+
 _LAZY = {
     "Tokenizer": "kerasseq.text",
     "load_dataset": "kerasseq.datasets",
