@@ -90,8 +90,10 @@ def test_builds_fits_predicts_and_ignores_padding(name):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert (probabilities >= 0).all()
 
-    padded = model.predict(pad_more(ids, 6), verbose=0)
-    np.testing.assert_allclose(padded, probabilities, atol=1e-5)
+    padded = model(pad_more(ids, 6), training=False)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(padded), probabilities, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,9 +112,9 @@ def test_builds_fits_predicts_and_ignores_padding(name):
 def test_variants_ignore_padding(name, overrides):
     model = models.build(name, VOCAB, CLASSES, **tiny(name, **overrides))
     ids = make_ids()
-    probabilities = np.asarray(model(ids, training=False))
+    probabilities = keras.ops.convert_to_numpy(model(ids, training=False))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    padded = np.asarray(model(pad_more(ids, 4), training=False))
+    padded = keras.ops.convert_to_numpy(model(pad_more(ids, 4), training=False))
     np.testing.assert_allclose(padded, probabilities, atol=1e-5)
 
 
@@ -128,8 +130,12 @@ def test_masked_pooling_matches_numpy_reference():
         expected_max[row] = valid.max(axis=0)
     mean = models.MaskedGlobalPooling1D("mean")(values, mask=mask)
     maximum = models.MaskedGlobalPooling1D("max")(values, mask=mask)
-    np.testing.assert_allclose(np.asarray(mean), expected_mean, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(maximum), expected_max, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(mean), expected_mean, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(maximum), expected_max, atol=1e-6
+    )
 
 
 def test_masked_pooling_rejects_unknown_mode():
@@ -257,7 +263,7 @@ def test_cudnn_not_eligible_with_recurrent_dropout():
 def test_attention_weights_cover_only_real_tokens(name, overrides):
     model = models.build(name, VOCAB, CLASSES, **tiny(name, **overrides))
     ids = make_ids(width=9)
-    weights = np.asarray(models.attention_model(model)(ids))
+    weights = keras.ops.convert_to_numpy(models.attention_model(model)(ids))
     assert weights.shape == ids.shape
     real = ids != 0
     np.testing.assert_array_equal(weights[~real], 0.0)
@@ -278,17 +284,17 @@ def test_keras_file_round_trip_without_custom_objects(name, tmp_path):
     overrides = {"pooling": "max"} if name == "transformer" else {}
     model = models.build(name, VOCAB, CLASSES, **tiny(name, **overrides))
     ids = make_ids()
-    expected = np.asarray(model(ids, training=False))
+    expected = keras.ops.convert_to_numpy(model(ids, training=False))
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(
-        np.asarray(reloaded(ids, training=False)), expected
+        keras.ops.convert_to_numpy(reloaded(ids, training=False)), expected
     )
     if name != "transformer":
         np.testing.assert_array_equal(
-            np.asarray(models.attention_model(reloaded)(ids)),
-            np.asarray(models.attention_model(model)(ids)),
+            keras.ops.convert_to_numpy(models.attention_model(reloaded)(ids)),
+            keras.ops.convert_to_numpy(models.attention_model(model)(ids)),
         )
 
 
@@ -304,7 +310,7 @@ def test_mixed_precision_keeps_float32_head():
     assert model.get_layer("bilstm_1").compute_dtype == "float16"
     assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
     np.testing.assert_allclose(
-        np.asarray(probabilities).sum(axis=1), 1.0, atol=1e-5
+        keras.ops.convert_to_numpy(probabilities).sum(axis=1), 1.0, atol=1e-5
     )
 
 

@@ -60,4 +60,4 @@ def attention_model(model):
     except ValueError:
         return None
     _, weights = layer.output
-    return keras.Model(model.inputs, weights, name=f"{model.name}_attention")
+    return keras.Model(model.input, weights, name=f"{model.name}_attention")

@@ -1,12 +1,10 @@
 """Transformer encoder classifier.
 
-Token + position embedding (learned, or sinusoidal added to a masked
-embedding), ``num_blocks`` `TransformerEncoderBlock`s, masked pooling over
-the non-padded steps, softmax head. Positions are limited to
+Token + position embedding (learned or sinusoidal positions),
+``num_blocks`` `TransformerEncoderBlock`s, masked pooling over the
+non-padded steps, softmax head. Positions are limited to
 ``max_length``: pass at least the padded sequence length.
 """
-
-import keras
 
 from kerasseq import layers as kl
 from kerasseq.errors import ConfigError
@@ -18,21 +16,14 @@ POOLINGS = ("mean", "max", "attention")
 
 
 def _embed(ids, vocab_size, hp):
-    if hp["positions"] == "learned":
-        x = kl.TokenAndPositionEmbedding(
-            vocab_size,
-            hp["max_length"],
-            hp["embedding_dim"],
-            mask_zero=True,
-            name="token_and_position_embedding",
-        )(ids)
-    else:
-        x = keras.layers.Embedding(
-            vocab_size, hp["embedding_dim"], mask_zero=True, name="embedding"
-        )(ids)
-        x = kl.SinusoidalPositionEncoding(
-            hp["max_length"], name="position_encoding"
-        )(x)
+    x = kl.TokenAndPositionEmbedding(
+        vocab_size,
+        hp["max_length"],
+        hp["embedding_dim"],
+        mask_zero=True,
+        positions=hp["positions"],
+        name="token_and_position_embedding",
+    )(ids)
     return common.dropout(x, hp, "embedding_dropout")
 
 
@@ -74,7 +65,7 @@ def _transformer(ids, vocab_size, num_classes, hp):
             hp["intermediate_dim"],
             dropout=hp["dropout"],
             activation=hp["activation"],
-            norm_first=hp["norm_first"],
+            normalize_first=hp["norm_first"],
             name=f"encoder_block_{index}",
         )(x)
     x = common.pool(x, hp["pooling"])
