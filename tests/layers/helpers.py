@@ -34,9 +34,7 @@ def plain(x):
 
 def weights_by_name(layer):
     """`{"sublayer/weight": array}` with the layer's own name stripped."""
-    return {
-        w.path.split("/", 1)[1]: to_numpy(w) for w in layer.weights
-    }
+    return {w.path.split("/", 1)[1]: to_numpy(w) for w in layer.weights}
 
 
 def randomize_weights(layer, seed=0, scale=0.5):
@@ -101,9 +99,7 @@ def check_saving(model, ids, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
-    np.testing.assert_array_equal(
-        to_numpy(model(ids)), to_numpy(reloaded(ids))
-    )
+    np.testing.assert_array_equal(to_numpy(model(ids)), to_numpy(reloaded(ids)))
 
 
 def check_training(model, layer, ids, labels):

@@ -140,8 +140,14 @@ def test_bahdanau_attention_single_query_and_separate_key(batch):
 
 
 @pytest.mark.parametrize(
-    "score,scale", [("dot", False), ("dot", True), ("general", False),
-                    ("general", True), ("concat", False)]
+    "score,scale",
+    [
+        ("dot", False),
+        ("dot", True),
+        ("general", False),
+        ("general", True),
+        ("concat", False),
+    ],
 )
 def test_luong_attention_matches_numpy(batch, score, scale):
     query, value, query_mask, value_mask = batch
@@ -220,8 +226,9 @@ def test_attention_dropout_only_in_training(batch):
     layer = LuongAttention(dropout=0.5, seed=1)
     inference = to_numpy(layer(query, value))
     np.testing.assert_array_equal(inference, to_numpy(layer(query, value)))
-    assert not np.allclose(to_numpy(layer(query, value, training=True)),
-                           inference)
+    assert not np.allclose(
+        to_numpy(layer(query, value, training=True)), inference
+    )
 
 
 @pytest.mark.parametrize(
