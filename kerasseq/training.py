@@ -231,8 +231,8 @@ def _coerce_field(name, value):
     if not isinstance(value, str) or name in ("model", "data", "out"):
         return value
     text = value.strip()
-    field_type = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
-    kind = str(field_type[name])
+    kind = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
+    kind = kind.__name__ if isinstance(kind, type) else str(kind)
     if "None" in kind and text.lower() in _NONE_WORDS:
         return None
     if kind.startswith("int"):
@@ -848,7 +848,7 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
         y_prob=y_prob,
         class_names=class_names,
         texts=list(dataset.test_texts),
-        extra={"n_test": len(y_true), "data": str(data),
+        extra={"data": str(data),
                "run_dir": str(run_dir)},
     )
 
