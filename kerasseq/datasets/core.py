@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from kerasseq.errors import ConfigError, DataError
 
 
-@dataclasses.dataclass(repr=False)
+@dataclasses.dataclass(repr=False, eq=False)
 class TextDataset:
     """Texts with integer labels, split into train and test.
 

@@ -93,6 +93,11 @@ def load_file(
             f"{path}: not a valid gzip file ({exc}). Re-compress it with "
             "gzip, or remove the .gz suffix if it is plain text."
         ) from None
+    except OSError as exc:
+        raise DataError(
+            f"{path}: cannot be read ({exc}). Check the path and its "
+            "permissions."
+        ) from None
     return reader.finish(drop_empty, test_size, seed)
 
 
