@@ -37,7 +37,10 @@ class TextDataset:
         """
         check_fraction("fraction", fraction)
         train_idx, val_idx = stratified_indices(
-            self.train_labels, fraction, seed, f"{self.source} (train part)"
+            [self.class_names[i] for i in self.train_labels],
+            fraction,
+            seed,
+            f"{self.source} (train part)",
         )
         return (
             [self.train_texts[i] for i in train_idx],
