@@ -143,7 +143,7 @@ def _predict(args):
 
     return exporter.predict_command(
         args.path, texts=args.texts, input_file=args.input,
-        text_column=args.text_column,
+        text_column=args.text_column, out=sys.stdout,
     )
 
 
