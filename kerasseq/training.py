@@ -152,13 +152,17 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class RunResult:
-    """What `train` returns: the run directory and the trained objects."""
+    """What `train` returns: the run directory and the trained objects.
+
+    `config` is the resolved config (``maxlen`` and ``hparams`` filled in).
+    """
 
     run_dir: Path
     metrics: dict
     model: object
     tokenizer: object
     class_names: list
+    config: TrainConfig
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -597,7 +601,8 @@ def train(config, *, verbose=1):
         verbose: Keras ``fit`` verbosity (1 = progress bar, 0 = silent).
 
     Returns:
-        A `RunResult` (run_dir, metrics, model, tokenizer, class_names).
+        A `RunResult` (run_dir, metrics, model, tokenizer, class_names,
+        config).
 
     Raises:
         ConfigError / DataError: bad config, hyper-parameters or data
@@ -703,7 +708,7 @@ def train(config, *, verbose=1):
         "status": "finished", "started": started, "finished": _now(),
         "epochs_run": metrics["epochs_run"],
     })
-    return RunResult(run_dir, metrics, model, tokenizer, class_names)
+    return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
 
 
 def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
