@@ -42,7 +42,7 @@ def parse_args(argv=None):
     parser.add_argument("--export", type=Path, help="existing export dir")
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--model", default="lstm")
     parser.add_argument("--epochs", type=int, default=1)
     return parser.parse_args(argv)

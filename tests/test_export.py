@@ -284,9 +284,11 @@ def test_predict_command_needs_one_source(exports):
         exporter.predict_command(path, texts=["x"], input_file="f.txt")
 
 
-def test_plain_tensorflow_can_serve_the_export(exports):
-    """A fresh interpreter with only TensorFlow imported serves the export."""
-    _, path = exports["transformer"]
+def test_fresh_process_serves_with_tensorflow_only(exports):
+    """A fresh interpreter serves the SavedModel with only TensorFlow
+    imported, then loads `model.keras` after `import kerasseq` with no
+    custom_objects."""
+    _, path = exports["bilstm_bahdanau"]
     code = textwrap.dedent(
         f"""
         import sys
@@ -296,6 +298,11 @@ def test_plain_tensorflow_can_serve_the_export(exports):
         out = serve(tf.constant(["a great film"]))
         assert "kerasseq" not in sys.modules
         print(out["probabilities"].shape, out["label"].numpy()[0].decode())
+
+        import keras
+        import kerasseq
+        model = keras.models.load_model({str(path / "model.keras")!r})
+        print(model.predict(tf.constant(["a great film"]), verbose=0).shape)
         """
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -308,9 +315,11 @@ def test_plain_tensorflow_can_serve_the_export(exports):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    shape, label = result.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+    served, loaded = result.stdout.strip().splitlines()[-2:]
+    shape, label = served.rsplit(" ", 1)
     assert shape == "(1, 3)"
     assert label in CLASS_NAMES
+    assert loaded == "(1, 3)"
 
 
 def test_missing_and_corrupted_exports(exports, tmp_path):
