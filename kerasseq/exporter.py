@@ -279,9 +279,14 @@ def read_texts(input_file, text_column="text"):
 
 
 def predict_command(
-    path, texts=None, input_file=None, text_column="text", out=sys.stdout
+    path, texts=None, input_file=None, text_column="text", out=None
 ):
-    """``kerasseq predict``: print one JSON object per text; return 0."""
+    """``kerasseq predict``: print one JSON object per text; return 0.
+
+    Texts come from `texts` or from `input_file` (see `read_texts`);
+    `out` defaults to ``sys.stdout``.
+    """
+    out = sys.stdout if out is None else out
     if (texts is None or len(texts) == 0) == (input_file is None):
         raise ConfigError(
             "Give either texts or an input file (--input FILE), not both "
@@ -310,7 +315,7 @@ def _refuse_existing(path, overwrite):
 
 def _check_class_names(model, class_names):
     names = list(class_names)
-    num_classes = model.outputs[0].shape[-1]
+    num_classes = model.output_shape[-1]
     if not all(isinstance(name, str) for name in names) or len(
         set(names)
     ) != len(names):
