@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow lint
+.PHONY: install test test-slow lint demo
 
 install: $(STAMP)
 
@@ -25,3 +25,8 @@ test: lint
 # Slow tests only (real-data training, distributed, benchmarks smoke).
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# Quickstart: train BiLSTM + attention on the built-in corpus, report,
+# export to saved_models/quickstart/ and classify three sentences.
+demo: $(STAMP)
+	$(PY) recipes/quickstart.py

@@ -35,6 +35,7 @@ _LAZY = {
     "export": "kerasseq.exporter",
     "layers": None,
     "models": None,
+    "reporting": None,
 }
 
 __all__ = [
