@@ -506,7 +506,7 @@ def _shard(dataset):
     return dataset.with_options(options)
 
 
-def _callbacks(config, run_dir, steps_per_epoch):
+def _callbacks(config, run_dir):
     import keras
 
     callbacks = [
@@ -530,14 +530,36 @@ def _callbacks(config, run_dir, steps_per_epoch):
     return callbacks
 
 
-def _learning_rate(config, steps_per_epoch):
+def _learning_rate(config, train_ds):
     import keras
 
     if config.lr_schedule == "cosine":
+        # Bucketing makes the batch count unknown to tf.data: count them.
+        steps_per_epoch = int(train_ds.reduce(0, lambda count, _: count + 1))
         return keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch
         )
     return config.learning_rate
+
+
+def _training_datasets(config, tokenizer, splits, strategy):
+    from kerasseq.pipeline import make_dataset
+
+    train_texts, train_labels, val_texts, val_labels = splits
+    buckets = "auto" if config.bucketing else None
+    train_ds = make_dataset(
+        tokenizer.texts_to_sequences(train_texts), train_labels,
+        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
+        seed=config.seed, bucket_boundaries=buckets,
+    )
+    val_ds = make_dataset(
+        tokenizer.texts_to_sequences(val_texts), val_labels,
+        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
+        bucket_boundaries=buckets,
+    )
+    if strategy is not None:
+        train_ds, val_ds = _shard(train_ds), _shard(val_ds)
+    return train_ds, val_ds
 
 
 def _class_weights(config, labels, num_classes):
@@ -661,16 +683,17 @@ def train(config, *, verbose=1):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    splits = (train_texts, train_labels, val_texts, val_labels)
+    train_ds, val_ds = _training_datasets(config, tokenizer, splits, strategy)
     with _precision_policy(config.mixed_precision):
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = models.build(
                 config.model, tokenizer.vocab_size, len(class_names),
                 **hparams,
             )
-            steps_per_epoch = max(1, -(-len(train_texts) // config.batch_size))
             model.compile(
                 optimizer=keras.optimizers.Adam(
-                    _learning_rate(config, steps_per_epoch)
+                    _learning_rate(config, train_ds)
                 ),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
@@ -680,8 +703,7 @@ def train(config, *, verbose=1):
                   f"{_finished_epochs(run_dir)} finished epoch(s)")
         metrics = _fit_and_report(
             config, run_dir, model, tokenizer, dataset, class_names,
-            (train_texts, train_labels, val_texts, val_labels),
-            strategy, steps_per_epoch, verbose,
+            (train_ds, val_ds, train_labels), verbose,
         )
         model.save(run_dir / "model.keras")
         (run_dir / "tokenizer.json").write_text(
@@ -712,26 +734,12 @@ def train(config, *, verbose=1):
 
 
 def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
-                    splits, strategy, steps_per_epoch, verbose):
+                    data, verbose):
     import numpy as np
 
-    from kerasseq.pipeline import make_dataset
     from kerasseq.reporting import write_report
 
-    train_texts, train_labels, val_texts, val_labels = splits
-    buckets = "auto" if config.bucketing else None
-    train_ds = make_dataset(
-        tokenizer.texts_to_sequences(train_texts), train_labels,
-        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
-        seed=config.seed, bucket_boundaries=buckets,
-    )
-    val_ds = make_dataset(
-        tokenizer.texts_to_sequences(val_texts), val_labels,
-        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
-        bucket_boundaries=buckets,
-    )
-    if strategy is not None:
-        train_ds, val_ds = _shard(train_ds), _shard(val_ds)
+    train_ds, val_ds, train_labels = data
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -742,7 +750,7 @@ def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
                 shuffle=False,
                 validation_data=val_ds,
                 epochs=config.epochs,
-                callbacks=_callbacks(config, run_dir, steps_per_epoch),
+                callbacks=_callbacks(config, run_dir),
                 class_weight=_class_weights(
                     config, train_labels, len(class_names)
                 ),

@@ -266,7 +266,7 @@ def test_interrupted_run_resumes_to_the_same_epoch_count(
     from kerasseq import training
 
     config = tiny_config(tmp_path / "run", epochs=3, patience=None,
-                         lr_schedule="plateau")
+                         lr_schedule="plateau", bucketing=False)
     original = training._callbacks
     monkeypatch.setattr(
         training, "_callbacks",
@@ -306,7 +306,7 @@ def test_overwrite_replaces_a_finished_run(tmp_path):
     (run_dir / "stale.txt").write_text("old")
     result = train(
         tiny_config(run_dir, epochs=1, overwrite=True, lr_schedule="cosine",
-                    class_weight="balanced", bucketing=False, max_tokens=50),
+                    class_weight="balanced", max_tokens=50),
         verbose=0,
     )
     assert not (run_dir / "stale.txt").exists()
