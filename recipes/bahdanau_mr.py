@@ -12,7 +12,9 @@ A learned query scores every BiLSTM state additively
 softmax. The run directory's attention.html shows the weights
 on test sentences.
 
-Measured: MEASURED_HERE
+Measured: test accuracy 0.765 (2,132 sentences) with --epochs 2
+(123 s wall) on 2 x86_64 CPU cores shared with other jobs, no GPU. A
+short run only; the default 5 epochs may do a little better.
 """
 
 from kerasseq import exporter, training

@@ -12,7 +12,9 @@ states feed the softmax. Switch cells with --set model=bigru
 (or lstm, gru for one direction), pooling with
 --set pooling=max|mean|attention.
 
-Measured: MEASURED_HERE
+Measured: test accuracy 0.760 (2,132 sentences) with --epochs 2
+(65 s wall) on 2 x86_64 CPU cores shared with other jobs, no GPU. A
+short run only; the default 5 epochs may do a little better.
 """
 
 from kerasseq import exporter, training

@@ -12,7 +12,9 @@ The last BiLSTM state is the query; Luong's 'general' score
 --set model=bilstm_luong_dot or model=bilstm_luong_concat.
 attention.html in the run directory shows the weights.
 
-Measured: MEASURED_HERE
+Measured: test accuracy 0.768 (2,132 sentences) with --epochs 2
+(59 s wall) on 2 x86_64 CPU cores shared with other jobs, no GPU. A
+short run only; the default 5 epochs may do a little better.
 """
 
 from kerasseq import exporter, training

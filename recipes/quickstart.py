@@ -10,7 +10,9 @@ downloaded; its labels depend on word order (negation, "but", "rather
 than"), which a bag of words cannot read. Each run replaces
 ``runs/quickstart`` and the export in ``saved_models/quickstart``.
 
-Measured: MEASURED_HERE
+Measured: test accuracy 0.981 (800 sentences) after the default
+4 epochs, 62 s wall for the whole script, on 2 x86_64 CPU cores shared
+with other jobs (TensorFlow 2.21, Keras 3.15, no GPU).
 """
 
 from kerasseq import exporter, training

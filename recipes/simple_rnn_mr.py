@@ -11,7 +11,9 @@ The plainest recurrent model: one SimpleRNN layer over masked
 embeddings, last state -> softmax. A baseline for the gated
 cells in lstm_gru_mr.py.
 
-Measured: MEASURED_HERE
+Measured: test accuracy 0.699 (2,132 sentences) with --epochs 2
+(45 s wall) on 2 x86_64 CPU cores shared with other jobs, no GPU. A
+short run only; the default 5 epochs should do somewhat better.
 """
 
 from kerasseq import exporter, training
