@@ -13,9 +13,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
     `keras.layers.MultiHeadAttention` self-attention, then a position-wise
     feed-forward network `Dense(intermediate_dim, activation) ->
     Dense(D)`, each with dropout, a residual connection and layer
-    normalization. Post-LN (`normalize_first=False`, the original):
+    normalization. Post-LN (`norm_first=False`, the original):
     `x = LN(x + Drop(MHA(x)))`, `y = LN(x + Drop(FF(x)))`. Pre-LN
-    (`normalize_first=True`, Xiong et al., 2020):
+    (`norm_first=True`, Xiong et al., 2020):
     `x = x + Drop(MHA(LN(x)))`, `y = x + Drop(FF(LN(x)))`.
 
     Padded steps (from the input's mask, e.g. `Embedding(mask_zero=True)`,
@@ -31,7 +31,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         activation: string, non-linearity of the feed-forward network, any
             name accepted by `kerasseq.layers.get_activation`. Defaults to
             `"relu"`.
-        normalize_first: bool, pre-LN when `True`. Defaults to `False`.
+        norm_first: bool, pre-LN when `True`. Defaults to `False`.
         layer_norm_epsilon: float, epsilon of the layer normalizations.
             Defaults to `1e-5`.
         key_dim: optional int, size of each head's query/key; defaults to
@@ -69,7 +69,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         intermediate_dim,
         dropout=0.0,
         activation="relu",
-        normalize_first=False,
+        norm_first=False,
         layer_norm_epsilon=1e-5,
         key_dim=None,
         kernel_initializer="glorot_uniform",
@@ -103,7 +103,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
         self.activation = activation
-        self.normalize_first = normalize_first
+        self.norm_first = norm_first
         self.layer_norm_epsilon = layer_norm_epsilon
         self.key_dim = key_dim
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -204,7 +204,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             )
 
         residual = inputs
-        x = self._attention_norm(inputs) if self.normalize_first else inputs
+        x = self._attention_norm(inputs) if self.norm_first else inputs
         attended = self._self_attention(
             x,
             x,
@@ -215,16 +215,16 @@ class TransformerEncoderBlock(keras.layers.Layer):
         if return_attention_scores:
             attended, scores = attended
         x = residual + self._attention_dropout(attended, training=training)
-        if not self.normalize_first:
+        if not self.norm_first:
             x = self._attention_norm(x)
 
         residual = x
-        if self.normalize_first:
+        if self.norm_first:
             x = self._feedforward_norm(x)
         x = self._activation_fn(self._intermediate_dense(x))
         x = self._output_dense(x)
         x = residual + self._feedforward_dropout(x, training=training)
-        if not self.normalize_first:
+        if not self.norm_first:
             x = self._feedforward_norm(x)
         if return_attention_scores:
             return x, scores
@@ -238,7 +238,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
                 "activation": self.activation,
-                "normalize_first": self.normalize_first,
+                "norm_first": self.norm_first,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "key_dim": self.key_dim,
                 "kernel_initializer": keras.initializers.serialize(

@@ -65,7 +65,7 @@ def _transformer(ids, vocab_size, num_classes, hp):
             hp["intermediate_dim"],
             dropout=hp["dropout"],
             activation=hp["activation"],
-            normalize_first=hp["norm_first"],
+            norm_first=hp["norm_first"],
             name=f"encoder_block_{index}",
         )(x)
     x = common.pool(x, hp["pooling"])

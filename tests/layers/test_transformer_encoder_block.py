@@ -25,7 +25,7 @@ def encode(layer, x, mask=None, scores=False):
         {
             "num_heads": 2,
             "intermediate_dim": 16,
-            "normalize_first": True,
+            "norm_first": True,
             "activation": "gelu",
             "dropout": 0.1,
         },
@@ -49,7 +49,7 @@ def np_layer_norm(x, gamma, beta, epsilon):
     return (x - mean) / np.sqrt(var + epsilon) * gamma + beta
 
 
-def np_transformer_block(x, mask, w, normalize_first, epsilon):
+def np_transformer_block(x, mask, w, norm_first, epsilon):
     def mha(h):
         def project(name):
             kernel = w[f"self_attention/{name}/kernel"]  # [D, H, K]
@@ -78,7 +78,7 @@ def np_transformer_block(x, mask, w, normalize_first, epsilon):
         )
         return hidden @ w["output_dense/kernel"] + w["output_dense/bias"]
 
-    if normalize_first:
+    if norm_first:
         attended, attention = mha(norm(x, "attention_norm"))
         x = x + attended
         return x + feedforward(norm(x, "feedforward_norm")), attention
@@ -87,8 +87,8 @@ def np_transformer_block(x, mask, w, normalize_first, epsilon):
     return norm(x + feedforward(x), "feedforward_norm"), attention
 
 
-@pytest.mark.parametrize("normalize_first", [False, True])
-def test_transformer_block_matches_numpy(normalize_first):
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_block_matches_numpy(norm_first):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 5, 6)).astype("float32")
     mask = np.array(
@@ -98,14 +98,14 @@ def test_transformer_block_matches_numpy(normalize_first):
         num_heads=2,
         intermediate_dim=7,
         key_dim=4,
-        normalize_first=normalize_first,
+        norm_first=norm_first,
         layer_norm_epsilon=1e-3,
     )
     layer(x)
     randomize_weights(layer)
     output, attention = layer(x, mask=mask, return_attention_scores=True)
     expected, expected_attention = np_transformer_block(
-        x, mask, weights_by_name(layer), normalize_first, 1e-3
+        x, mask, weights_by_name(layer), norm_first, 1e-3
     )
     assert tuple(attention.shape) == (3, 2, 5, 5)
     np.testing.assert_allclose(
