@@ -668,6 +668,12 @@ def train(config, *, verbose=1):
     config = dataclasses.replace(
         config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams
     )
+    if config.maxlen > hparams.get("max_length", config.maxlen):
+        raise ConfigError(
+            f"maxlen {config.maxlen} exceeds max_length "
+            f"{hparams['max_length']} of model {config.model!r}; lower "
+            f"--maxlen or --set max_length={config.maxlen}"
+        )
     class_names = list(dataset.class_names)
     record = {
         "config": config.to_dict(),

@@ -157,6 +157,9 @@ def test_apply_overrides_unknown_key_lists_config_and_hparams():
         ({"model": "nope"}, ConfigError, "unknown model 'nope'"),
         ({"hparams": {"embedding_dim": 0}}, ConfigError, "embedding_dim"),
         ({"hparams": {"units": 8}}, ConfigError, "unknown hyper-parameter"),
+        ({"model": "transformer", "maxlen": 40,
+          "hparams": {"max_length": 16}}, ConfigError,
+         "maxlen 40 exceeds max_length 16 of model 'transformer'"),
     ],
 )
 def test_bad_input_leaves_no_run_dir(tmp_path, changes, error, message):
