@@ -17,6 +17,7 @@ and strings are coerced to each default's type; see `default_hparams`.
 """
 
 from kerasseq.models import baselines, recurrent, transformer  # noqa: F401
+from kerasseq.models import ngram  # noqa: F401
 from kerasseq.models.inspection import attention_model, cudnn_eligible
 from kerasseq.models.pooling import MaskedGlobalPooling1D
 from kerasseq.models.registry import (

@@ -1,0 +1,177 @@
+"""Bag-of-n-grams classifiers (fastText-style, Joulin et al., 2016).
+
+Word ids come in; `NgramHashing` appends hashed bigram (and trigram) ids
+computed in the model with `keras.ops`, so an exported model still takes
+raw strings. The ids share one masked embedding table (words first, then
+`buckets` hashed n-gram rows); a masked mean over all of them feeds the
+softmax head (``ngram_bag``) or a bidirectional GRU with attention
+pooling reads the sequence of per-position n-gram sums (``ngram_bigru``).
+"""
+
+import keras
+from keras import ops
+
+from kerasseq.models import common
+from kerasseq.models.registry import register
+
+# Odd multipliers below 2**11: `(id % buckets) * multiplier` stays below
+# 2**31 for buckets up to 2**20, so int32 never overflows on any backend.
+_MULTIPLIERS = ((1543, 1031), (1907, 1237))
+_MAX_BUCKETS = 2**20
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class NgramHashing(keras.layers.Layer):
+    """Appends hashed n-gram ids to right-padded word ids.
+
+    ``[B, T]`` word ids (0 = padding, all ids ``< vocab_size``) become
+    ``[B, T * max_n]``: the word ids, then for ``n = 2..max_n`` the id
+    ``vocab_size + hash(w_t, ..., w_{t+n-1}) % buckets`` of every n-gram
+    that lies entirely in the non-padded part (0 elsewhere). The n-gram
+    blocks are padded with zeros to length ``T``, so 0 stays padding.
+
+    Args:
+        vocab_size: number of word ids (``Tokenizer.vocab_size``).
+        buckets: number of hashed n-gram ids, at most ``2**20``.
+        max_n: longest n-gram, 1 (words only), 2 or 3.
+    """
+
+    def __init__(self, vocab_size, buckets=2**20, max_n=2, **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low, high in (
+            ("vocab_size", vocab_size, 3, None),
+            ("buckets", buckets, 1, _MAX_BUCKETS),
+            ("max_n", max_n, 1, 3),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
+                upper = "" if high is None else f" and <= {high}"
+                raise ValueError(
+                    f"Expected {name} to be an integer >= {low}{upper}. "
+                    f"Received: {name}={value!r}"
+                )
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+        self.max_n = max_n
+
+    def _mix(self, left, right, multipliers):
+        left = ops.mod(left, self.buckets) * multipliers[0]
+        right = ops.mod(right, self.buckets) * multipliers[1]
+        return ops.mod(
+            ops.mod(left, self.buckets) + ops.mod(right, self.buckets),
+            self.buckets,
+        )
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int32")
+        blocks = [ids]
+        hashed = ids
+        valid = ops.not_equal(ids, 0)
+        for n in range(2, self.max_n + 1):
+            hashed = self._mix(hashed[:, :-1], ids[:, n - 1 :],
+                               _MULTIPLIERS[n - 2])
+            valid = ops.logical_and(valid[:, :-1], valid[:, 1:])
+            ngram_ids = ops.where(valid, hashed + self.vocab_size, 0)
+            blocks.append(ops.pad(ngram_ids, [[0, 0], [0, n - 1]]))
+        return ops.concatenate(blocks, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else steps * self.max_n)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "buckets": self.buckets,
+            "max_n": self.max_n,
+        }
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class TokenDropout(keras.layers.Layer):
+    """Sets each non-padding id to 0 (padding) with probability `rate`.
+
+    Word dropout (Iyyer et al., 2015) for bag models: only in training.
+
+    Args:
+        rate: float in ``[0, 1)``, the share of ids dropped.
+        seed: optional int seed.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(
+                f"Expected rate to be a number in [0, 1). Received: "
+                f"rate={rate!r}"
+            )
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        keep = keras.random.uniform(
+            ops.shape(inputs), seed=self.seed_generator
+        ) >= self.rate
+        return ops.where(keep, inputs, ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def _ngram_embedding(ids, vocab_size, hp):
+    ngram_ids = NgramHashing(
+        vocab_size, hp["buckets"], hp["max_n"], name="ngram_hashing"
+    )(ids)
+    if hp["token_dropout"] > 0:
+        ngram_ids = TokenDropout(hp["token_dropout"], name="token_dropout")(
+            ngram_ids
+        )
+    embedding = keras.layers.Embedding(
+        vocab_size + hp["buckets"],
+        hp["embedding_dim"],
+        mask_zero=True,
+        embeddings_regularizer=_l2(hp),
+        name="ngram_embedding",
+    )
+    return ngram_ids, embedding
+
+
+def _l2(hp):
+    return keras.regularizers.L2(hp["l2"]) if hp["l2"] > 0 else None
+
+
+_CHOICES = {"hidden_activation": common.activation_names()}
+
+
+@register(
+    "ngram_bag",
+    "fastText-style bag of word + hashed bigram/trigram embeddings, "
+    "masked mean, softmax head",
+    {
+        "embedding_dim": 16,
+        "max_n": 2,
+        "buckets": 2**18,
+        "dropout": 0.0,
+        "token_dropout": 0.0,
+        "l2": 0.0,
+        "hidden_units": 0,
+        "hidden_activation": "relu",
+    },
+    _CHOICES,
+)
+def _ngram_bag(ids, vocab_size, num_classes, hp):
+    ngram_ids, embedding = _ngram_embedding(ids, vocab_size, hp)
+    x = common.pool(embedding(ngram_ids), "mean")
+    x = common.dropout(x, hp, "pooled_dropout")
+    return common.classify(x, num_classes, hp)

@@ -1,0 +1,163 @@
+"""Smoke tests: benchmarks/accuracy.py and benchmarks/throughput.py run."""
+
+import csv
+import gzip
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SERVING = "## Serving\n\nkept | as | is\n"
+
+
+def _load(name):
+    path = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_csv(path, rows=200, seed=0):
+    rng = np.random.default_rng(seed)
+    good = ["great", "fine", "lovely", "superb", "fun"]
+    bad = ["awful", "dull", "boring", "poor", "bad"]
+    filler = ["the", "movie", "plot", "was", "and", "a", "cast", "very"]
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(["text", "label", "split"])
+        for row in range(rows):
+            label = row % 2
+            words = list(rng.choice(filler, size=rng.integers(3, 12)))
+            words.insert(int(rng.integers(0, len(words))),
+                         rng.choice(good if label else bad))
+            split = "test" if row % 5 == 0 else "train"
+            writer.writerow([" ".join(words), ["neg", "pos"][label], split])
+    return path
+
+
+def test_replace_section_keeps_other_sections(tmp_path):
+    accuracy = _load("accuracy")
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Title\n\n## Accuracy\n\nold\n\n{SERVING}")
+    accuracy.replace_section(results, "## Accuracy", "## Accuracy\n\nnew")
+    accuracy.replace_section(results, "## Throughput", "## Throughput\n\nx")
+    assert results.read_text() == (
+        f"# Title\n\n## Accuracy\n\nnew\n\n{SERVING}\n## Throughput\n\nx\n"
+    )
+
+
+def test_accuracy_quick_writes_table_from_metrics(tmp_path):
+    accuracy = _load("accuracy")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_csv(data_dir / "tiny.csv.gz")
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Benchmark results\n\n{SERVING}")
+    runs = tmp_path / "runs"
+    rows = accuracy.main([
+        "--data-dir", str(data_dir), "--quick", "--models", "ngram_bag",
+        "--runs-dir", str(runs), "--results", str(results),
+    ])
+    assert [r["model"] for r in rows] == ["tfidf_logreg", "ngram_bag"]
+    metrics = json.loads((runs / "tiny_ngram_bag" / "metrics.json")
+                         .read_text())
+    text = results.read_text()
+    assert SERVING in text
+    row = re.search(r"^\| tiny \| ngram_bag \| ([\d.]+) \| ([\d.]+) \| 1 \|",
+                    text, re.M)
+    assert float(row.group(1)) == pytest.approx(
+        100 * metrics["accuracy"], abs=0.006
+    )
+    assert float(row.group(2)) == pytest.approx(
+        100 * metrics["macro_f1"], abs=0.006
+    )
+    assert "--datasets tiny --models ngram_bag" in text
+    assert "CNN-rand (Kim 2014)" in text
+
+
+def test_throughput_smoke(tmp_path):
+    throughput = _load("throughput")
+    data = _write_csv(tmp_path / "imdb.csv.gz", rows=120)
+    results = tmp_path / "RESULTS.md"
+    rows = throughput.main([
+        "--data", str(data), "--samples", "32", "--repeats", "1",
+        "--models", "gru", "--maxlen", "12", "--boundaries", "4,8",
+        "--embedding-dim", "8", "--units", "8", "--batch-size", "8",
+        "--results", str(results),
+    ])
+    assert [r["model"] for r in rows] == ["gru"]
+    assert rows[0]["plain"] > 0 and rows[0]["kerasseq"] > 0
+    assert "| gru |" in results.read_text()
+
+
+# ------------------------------------------ kerasseq/models/ngram.py layers
+
+
+def _reference_ngram_ids(ids, vocab_size, buckets, max_n):
+    """NumPy reading of the documented NgramHashing hash (int64)."""
+    from kerasseq.models.ngram import _MULTIPLIERS
+
+    ids = np.asarray(ids, dtype=np.int64)
+    rows = []
+    for row in ids:
+        length = int(np.count_nonzero(row))
+        out = list(row)
+        for n in range(2, max_n + 1):
+            block = [0] * len(row)
+            for t in range(length - n + 1):
+                h = row[t]
+                for k in range(1, n):
+                    m1, m2 = _MULTIPLIERS[k - 1]
+                    h = ((h % buckets) * m1 % buckets
+                         + (row[t + k] % buckets) * m2 % buckets) % buckets
+                block[t] = vocab_size + h
+            out.extend(block)
+        rows.append(out)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("max_n", [1, 2, 3])
+def test_ngram_hashing_matches_numpy(max_n):
+    from kerasseq.models.ngram import NgramHashing
+
+    rng = np.random.default_rng(max_n)
+    vocab_size, buckets = 300_000, 2**20
+    ids = rng.integers(1, vocab_size, size=(4, 7))
+    for row, length in enumerate([7, 3, 1, 0]):
+        ids[row, length:] = 0
+    got = np.asarray(NgramHashing(vocab_size, buckets, max_n)(ids))
+    np.testing.assert_array_equal(
+        got, _reference_ngram_ids(ids, vocab_size, buckets, max_n)
+    )
+
+
+def test_ngram_bag_ignores_extra_padding_and_reloads(tmp_path):
+    import keras
+
+    from kerasseq import models
+
+    model = models.build("ngram_bag", 50, 3, max_n=3, buckets=64,
+                         token_dropout=0.5)
+    ids = np.array([[5, 7, 9, 11, 0], [3, 0, 0, 0, 0]])
+    padded = np.pad(ids, [[0, 0], [0, 6]])
+    first = np.asarray(model(ids))
+    np.testing.assert_allclose(np.asarray(model(padded)), first, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(again(ids)), first, atol=1e-6)
+
+
+def test_ngram_layers_check_arguments():
+    from kerasseq.models.ngram import NgramHashing, TokenDropout
+
+    with pytest.raises(ValueError, match="Expected max_n"):
+        NgramHashing(10, 16, max_n=4)
+    with pytest.raises(ValueError, match="Expected buckets"):
+        NgramHashing(10, 2**21)
+    with pytest.raises(ValueError, match="Expected rate"):
+        TokenDropout(1.0)
