@@ -12,7 +12,10 @@ masked mean pooling. IMDB reviews are long (median ~230
 tokens); maxlen=256 keeps an epoch affordable on a CPU, use
 --set maxlen=512 on a GPU. 25,000 train / 25,000 test reviews.
 
-Measured: MEASURED_HERE
+Measured: test accuracy 0.860 (25,000 reviews) with --epochs 1
+(412 s for the epoch, 12 min wall for the whole script incl. loading,
+evaluating 25,000 reviews and exporting) on 2 x86_64 CPU cores shared
+with other jobs, no GPU. A short run only; more epochs do better.
 """
 
 from kerasseq import exporter, training
