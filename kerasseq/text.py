@@ -357,7 +357,7 @@ def _parse_json(text):
         )
     try:
         config = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # bad JSON or UTF-8
         raise _artifact_error(
             f"not valid JSON (truncated or edited?): {error}"
         ) from None
