@@ -19,8 +19,8 @@ lint: $(STAMP)
 
 # Default suite: TensorFlow backend, then the layer tests again on JAX.
 test: lint
-	$(PY) -m pytest -q
-	KERAS_BACKEND=jax $(PY) -m pytest -q tests/layers
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q --durations=15
+	TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=jax $(PY) -m pytest -q tests/layers
 
 # Slow tests only (real-data training, distributed, benchmarks smoke).
 test-slow: $(STAMP)
@@ -29,4 +29,4 @@ test-slow: $(STAMP)
 # Quickstart: train BiLSTM + attention on the built-in corpus, report,
 # export to saved_models/quickstart/ and classify three sentences.
 demo: $(STAMP)
-	$(PY) recipes/quickstart.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) recipes/quickstart.py

@@ -32,6 +32,7 @@ _LAZY = {
     "TextDataset": "kerasseq.datasets",
     "make_dataset": "kerasseq.pipeline",
     "train": "kerasseq.training",
+    "TrainConfig": "kerasseq.training",
     "export": "kerasseq.exporter",
     "layers": None,
     "models": None,
