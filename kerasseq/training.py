@@ -509,9 +509,15 @@ def _shard(dataset):
 def _callbacks(config, run_dir):
     import keras
 
+    # The log row of an epoch is written before its backup, so a kill in
+    # between reruns that epoch (its new row replaces the old one) instead
+    # of losing its row. The double checkpoint survives a kill while the
+    # backup is being written.
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
+        keras.callbacks.BackupAndRestore(
+            str(run_dir / BACKUP_DIR), double_checkpoint=True
+        ),
     ]
     if config.patience is not None:
         callbacks.append(
