@@ -16,8 +16,12 @@ prediction. Hyper-parameters are validated (`kerasseq.errors.ConfigError`)
 and strings are coerced to each default's type; see `default_hparams`.
 """
 
-from kerasseq.models import baselines, recurrent, transformer  # noqa: F401
-from kerasseq.models import ngram  # noqa: F401
+from kerasseq.models import (  # noqa: F401  (registers the builders)
+    baselines,
+    ngram,
+    recurrent,
+    transformer,
+)
 from kerasseq.models.inspection import attention_model, cudnn_eligible
 from kerasseq.models.pooling import MaskedGlobalPooling1D
 from kerasseq.models.registry import (
