@@ -47,7 +47,7 @@ RECIPES = REPO / "recipes"
 SECTION = "## Accuracy"
 # Median words per training text of the datasets the best_* recipes were
 # tuned on (pick the closest recipe for a dataset without one).
-RECIPE_MEDIAN_WORDS = {"best_mr": 21, "best_sms_spam": 12, "best_imdb": 174}
+RECIPE_MEDIAN_WORDS = {"best_mr": 20, "best_sms_spam": 12, "best_imdb": 174}
 BASELINE = "tfidf_logreg"
 BASELINE_LABEL = (
     "scikit-learn TfidfVectorizer(ngram_range=(1, 2)) + "
@@ -321,8 +321,9 @@ def section_text(rows, args, started):
         SECTION,
         "",
         "Test-split accuracy and macro-F1 (%) written by "
-        "`benchmarks/accuracy.py` on "
-        f"{started:%Y-%m-%d %H:%M} UTC. Seed {args.seed}; the models are "
+        "`benchmarks/accuracy.py` (last run "
+        f"{started:%Y-%m-%d %H:%M} UTC; rows of datasets not rerun are "
+        f"kept). Seed {args.seed}; the models are "
         "tuned only on the validation split carved from train "
         "(early stopping restores the best val_loss epoch); train s = "
         "wall time of `model.fit` (all epochs).",
@@ -350,6 +351,33 @@ def section_text(rows, args, started):
         "",
     ]
     return "\n".join(lines)
+
+
+def row_order(row):
+    """Sort key: dataset, then the baseline first."""
+    dataset, model = (c.strip() for c in row.strip("|").split("|")[:2])
+    return dataset, model != BASELINE
+
+
+def previous_rows(path, keep):
+    """Result rows of an earlier run in `path`'s section, except `keep`'s.
+
+    Rows are kept unless this run produced the same (dataset, model), so
+    benchmarks of different datasets can run one at a time.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    section = re.split(r"(?m)^(?=## )", path.read_text(encoding="utf-8"))
+    text = next((s for s in section if s.startswith(SECTION + "\n")), "")
+    table = text.split("| dataset | model | accuracy | source |")[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if (len(cells) == 7 and line.startswith("| ")
+                and cells[0] != "dataset" and (cells[0], cells[1]) not in keep):
+            rows.append(line)
+    return rows
 
 
 def replace_section(path, heading, body):
@@ -406,6 +434,8 @@ def main(argv=None):
                             **{k: metrics[k] for k in (
                                 "accuracy", "macro_f1", "epochs_run",
                                 "train_seconds", "wall_seconds")}})
+    done = {(r["dataset"], r["model"]) for r in results}
+    rows = sorted(previous_rows(args.results, done) + rows, key=row_order)
     replace_section(args.results, SECTION, section_text(rows, args, started))
     args.runs_dir.mkdir(parents=True, exist_ok=True)
     (args.runs_dir / "accuracy.json").write_text(

@@ -11,11 +11,12 @@ subset, in one process:
 (b) kerasseq: right padding, masks, `kerasseq.pipeline.make_dataset` with
     fixed length-bucket boundaries (each bucket padded to its upper
     boundary so only a few shapes reach the model) and XLA
-    (``jit_compile=True``) where Keras allows it, i.e. not for the
-    cuDNN-eligible LSTM/GRU layers.
+    (``jit_compile=True``) where valid, i.e. not for the cuDNN-eligible
+    LSTM/GRU layers.
 
-Each path trains ``1 + --repeats`` epochs; the first (tracing, XLA
-compilation) is excluded and the median epoch gives samples/second.
+Each path trains one warm-up epoch (tracing, XLA compilation; not
+timed), then the two paths alternate for ``--repeats`` timed epochs each;
+the median epoch gives samples/second.
 Results go to the ``## Throughput`` section of ``benchmarks/RESULTS.md``.
 
 Usage::
@@ -119,14 +120,20 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def timed_fit(model, data, labels, args, jit_compile):
+def compile_and_warm_up(model, data, labels, args, jit_compile):
+    """Compiles `model` and runs the untimed warm-up epoch."""
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   jit_compile=jit_compile)
+    epoch_seconds(model, data, labels, args)
+
+
+def epoch_seconds(model, data, labels, args):
+    """Wall time of one training epoch (fit's set-up excluded)."""
     timer = EpochTimer()
     batch_size = None if labels is None else args.batch_size
     model.fit(data, labels, batch_size=batch_size, shuffle=labels is not None,
-              epochs=1 + args.repeats, callbacks=[timer], verbose=0)
-    return statistics.median(timer.seconds[1:])
+              epochs=1, callbacks=[timer], verbose=0)
+    return timer.seconds[0]
 
 
 def pad_to_bucket(boundaries, maxlen):
@@ -142,7 +149,8 @@ def pad_to_bucket(boundaries, maxlen):
 
 
 def supports_jit(model):
-    """XLA is valid unless a layer opts out (cuDNN-eligible RNNs do)."""
+    """XLA only without cuDNN-eligible LSTM/GRU layers (cuDNN kernels have
+    no XLA lowering; on a CPU, XLA also made the masked RNN loop slower)."""
     return not any(models.cudnn_eligible(model).values())
 
 
@@ -153,15 +161,24 @@ def measure(name, sequences, labels, vocab_size, args):
     plain_model = without_mask(kerasseq_model)
 
     x = keras.utils.pad_sequences(sequences, maxlen=args.maxlen)
-    plain = timed_fit(plain_model, x, labels, args, jit_compile="auto")
-
     boundaries = [int(b) for b in args.boundaries.split(",")]
     dataset = make_dataset(
         sequences, labels, batch_size=args.batch_size, maxlen=args.maxlen,
         seed=args.seed, bucket_boundaries=boundaries,
     ).map(pad_to_bucket(boundaries, args.maxlen))
     jit = supports_jit(kerasseq_model)
-    ours = timed_fit(kerasseq_model, dataset, None, args, jit_compile=jit)
+    paths = {
+        "plain": (plain_model, x, labels),
+        "kerasseq": (kerasseq_model, dataset, None),
+    }
+    for path, (model, data, y) in paths.items():
+        compile_and_warm_up(model, data, y, args,
+                            jit_compile=jit if path == "kerasseq" else "auto")
+    seconds = {path: [] for path in paths}
+    for _ in range(args.repeats):
+        for path, (model, data, y) in paths.items():
+            seconds[path].append(epoch_seconds(model, data, y, args))
+    plain, ours = (statistics.median(seconds[path]) for path in paths)
     count = len(sequences)
     return {
         "model": name,
@@ -191,6 +208,8 @@ def section_text(rows, args, mean_length, started):
         f"bucket boundaries {args.boundaries} (each batch padded to its "
         "bucket edge), `jit_compile=True` where valid (not for "
         "cuDNN-eligible LSTM/GRU).",
+        "- The two paths alternate epoch by epoch after one warm-up epoch "
+        "each, so a change in the machine's load hits both alike.",
         f"- Machine: {machine()}.",
         "- Command: `python benchmarks/throughput.py "
         f"--samples {args.samples} --repeats {args.repeats} "

@@ -161,3 +161,37 @@ def test_ngram_layers_check_arguments():
         NgramHashing(10, 2**21)
     with pytest.raises(ValueError, match="Expected rate"):
         TokenDropout(1.0)
+
+
+def test_position_ngram_sum_matches_numpy():
+    from kerasseq.models.ngram import PositionNgramSum
+
+    rng = np.random.default_rng(3)
+    ids = np.array([[4, 5, 6, 0], [7, 0, 0, 0]])
+    ngram_ids = np.array([[4, 5, 6, 0, 9, 8, 0, 0, 3, 0, 0, 0],
+                          [7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
+    embeddings = rng.normal(size=(2, 12, 5)).astype("float32")
+    layer = PositionNgramSum(3)
+    got = np.asarray(layer([embeddings, ngram_ids, ids]))
+    expected = np.zeros((2, 4, 5), "float32")
+    for b in range(2):
+        for j in range(12):
+            if ngram_ids[b, j]:
+                expected[b, j % 4] += embeddings[b, j]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    mask = np.asarray(layer.compute_mask([embeddings, ngram_ids, ids]))
+    np.testing.assert_array_equal(mask, ids != 0)
+
+
+def test_previous_rows_keeps_datasets_not_rerun(tmp_path):
+    accuracy = _load("accuracy")
+    results = tmp_path / "RESULTS.md"
+    row_a = "| a | m1 | 80.00 | 79.00 | 3 | 10 | `cmd a` |"
+    row_b = "| b | m2 | 90.00 | 89.00 | 2 | 20 | `cmd b` |"
+    results.write_text(
+        "# R\n\n## Accuracy\n\n| dataset | model | accuracy | macro-F1 | "
+        "epochs | train s | rerun |\n|---|---|---:|---:|---:|---:|---|\n"
+        f"{row_a}\n{row_b}\n\n| dataset | model | accuracy | source |\n"
+        "|---|---|---:|---|\n| mr | x | 1 | y |\n\n" + SERVING
+    )
+    assert accuracy.previous_rows(results, {("a", "m1")}) == [row_b]

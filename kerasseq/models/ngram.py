@@ -175,3 +175,79 @@ def _ngram_bag(ids, vocab_size, num_classes, hp):
     x = common.pool(embedding(ngram_ids), "mean")
     x = common.dropout(x, hp, "pooled_dropout")
     return common.classify(x, num_classes, hp)
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class PositionNgramSum(keras.layers.Layer):
+    """Folds `NgramHashing` embeddings back onto word positions.
+
+    Called on ``[embeddings, ngram_ids, ids]``: the ``[B, T * max_n, D]``
+    embeddings of the ``[B, T * max_n]`` `NgramHashing` ids become
+    ``[B, T, D]``: position t holds the sum of the embeddings of the
+    n-grams that start at t (padding ids count as zero). The output mask
+    marks the word positions (``ids != 0``).
+
+    Args:
+        max_n: the `NgramHashing` ``max_n`` (1, 2 or 3).
+    """
+
+    def __init__(self, max_n, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(max_n, bool) or max_n not in (1, 2, 3):
+            raise ValueError(
+                f"Expected max_n to be 1, 2 or 3. Received: max_n={max_n!r}"
+            )
+        self.max_n = max_n
+
+    def call(self, inputs):
+        embeddings, ngram_ids, _ = inputs
+        valid = ops.cast(ops.not_equal(ngram_ids, 0), embeddings.dtype)
+        weighted = embeddings * ops.expand_dims(valid, -1)
+        blocks = ops.split(weighted, self.max_n, axis=1)
+        return sum(blocks[1:], blocks[0])
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.not_equal(inputs[2], 0)
+
+    def compute_output_shape(self, input_shape):
+        embeddings_shape, _, ids_shape = input_shape
+        return (embeddings_shape[0], ids_shape[1], embeddings_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "max_n": self.max_n}
+
+
+@register(
+    "ngram_bigru",
+    "Word + hashed n-gram embeddings summed per position -> BiGRU -> "
+    "attention pooling (+ n-gram bag mean), softmax head",
+    {
+        "embedding_dim": 64,
+        "max_n": 2,
+        "buckets": 2**18,
+        "units": 64,
+        "dropout": 0.3,
+        "token_dropout": 0.0,
+        "l2": 0.0,
+        "bag_skip": True,
+        "hidden_units": 0,
+        "hidden_activation": "relu",
+    },
+    _CHOICES,
+)
+def _ngram_bigru(ids, vocab_size, num_classes, hp):
+    ngram_ids, embedding = _ngram_embedding(ids, vocab_size, hp)
+    x = PositionNgramSum(hp["max_n"], name="position_ngram_sum")(
+        [embedding(ngram_ids), ngram_ids, ids]
+    )
+    x = common.dropout(x, hp, "embedding_dropout")
+    states = keras.layers.Bidirectional(
+        keras.layers.GRU(hp["units"], return_sequences=True, name="gru"),
+        name="bigru",
+    )(x)
+    features = common.pool(states, "attention")
+    if hp["bag_skip"]:
+        bag = common.pool(x, "mean")
+        features = keras.layers.Concatenate(name="features")([features, bag])
+    features = common.dropout(features, hp, "pooled_dropout")
+    return common.classify(features, num_classes, hp)
