@@ -1,0 +1,255 @@
+"""Data-parallel training on TensorFlow's engine, without GPUs.
+
+* ``MirroredStrategy`` over two logical CPU devices of one process.
+* ``MultiWorkerMirroredStrategy`` with two worker processes on 127.0.0.1,
+  each configured by its own ``TF_CONFIG``.
+
+Both train the same small kerasseq model with kerasseq's strategy,
+sharding and model-building code and compare with one device: same seed,
+same data, same global batch. Every process is started with a timeout and
+killed when it runs over.
+
+Tolerance: with an unshuffled dataset a replicated step computes the same
+gradient as one device, only summed in another order (per replica, then
+all-reduced), so float32 rounding (~1e-7 relative per operation) is all
+that differs; over 30 Adam steps this stays far below ``LOSS_RTOL = 1e-5``
+for losses and ``WEIGHT_ATOL = 1e-5`` for weights of order 0.1.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LOSS_RTOL = 1e-5
+WEIGHT_ATOL = 1e-5
+# TensorFlow re-seeds a shuffle when it distributes a dataset, so a
+# shuffled kerasseq.train run sees other batches than on one device: its
+# losses after 3 epochs agree only to about 1e-3.
+SHUFFLED_LOSS_ATOL = 0.01
+TIMEOUT = 300
+
+WORKER = r'''
+"""python worker.py MODE OUT: train, write OUT/result.json."""
+import json
+import os
+import sys
+
+import tensorflow as tf
+
+mode, out = sys.argv[1], sys.argv[2]
+if mode.startswith("mirrored"):
+    # Two logical CPUs; must happen before TensorFlow initializes.
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kerasseq import models, training  # noqa: E402
+from kerasseq.datasets import load_dataset  # noqa: E402
+from kerasseq.pipeline import make_dataset  # noqa: E402
+from kerasseq.text import Tokenizer  # noqa: E402
+
+SMALL = {"embedding_dim": 8, "hidden_units": 8, "dropout": 0.0}
+
+
+def replica_values(strategy, model):
+    return [
+        [np.asarray(v).tolist()
+         for v in strategy.experimental_local_results(w.value)]
+        for w in model.weights
+    ]
+
+
+def fit(strategy_name, devices=None):
+    """kerasseq's strategy, sharding and model code on unshuffled data."""
+    config = training.TrainConfig(strategy=strategy_name, devices=devices)
+    strategy = training._make_strategy(config)
+    data = load_dataset("builtin:synthetic_sentiment", n=400)
+    tokenizer = Tokenizer(num_words=300).fit_on_texts(data.train_texts)
+    dataset = make_dataset(
+        tokenizer.texts_to_sequences(data.train_texts), data.train_labels,
+        batch_size=32, maxlen=24, shuffle=False, bucket_boundaries=None,
+    )
+    if strategy_name != "none":
+        dataset = training._shard(dataset)
+    keras.utils.set_random_seed(3)
+    with strategy.scope():
+        model = models.build("bag_of_embeddings", tokenizer.vocab_size,
+                             data.num_classes, **SMALL)
+        model.compile(optimizer=keras.optimizers.Adam(0.01),
+                      loss="sparse_categorical_crossentropy")
+    history = model.fit(dataset, epochs=3, verbose=0)
+    return {
+        "loss": history.history["loss"],
+        "replicas": replica_values(strategy, model),
+        "num_replicas": strategy.num_replicas_in_sync,
+        "strategy": type(strategy).__name__,
+    }
+
+
+def run_train(strategy_name, devices=None):
+    """The whole kerasseq.train path (shuffled, bucketed batches)."""
+    result = training.train(training.TrainConfig(
+        model="bag_of_embeddings", out=f"{out}/train_{strategy_name}",
+        strategy=strategy_name, devices=devices, epochs=3, seed=3,
+        patience=None, export=False, data_options={"n": 400},
+        hparams=SMALL,
+    ), verbose=0)
+    environment = json.loads(
+        (result.run_dir / "environment.json").read_text())
+    return {
+        "loss": json.loads(
+            (result.run_dir / "history.json").read_text())["loss"],
+        "replicas": replica_values(result.model.distribute_strategy,
+                                   result.model),
+        "environment": environment,
+    }
+
+
+results = {}
+# One MirroredStrategy per process: a second one over the same devices
+# can reuse the first one's collective keys.
+if mode == "mirrored":
+    results["distributed"] = fit("mirrored", ["/cpu:0", "/cpu:1"])
+    results["single"] = fit("none")
+elif mode == "mirrored_train":
+    results["distributed"] = run_train("mirrored", ["/cpu:0", "/cpu:1"])
+    results["single"] = run_train("none")
+else:
+    results["distributed"] = fit("multiworker")
+    if json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
+        results["single"] = fit("none")
+with open(f"{out}/result.json", "w") as file:
+    json.dump(results, file)
+'''
+
+
+def _env(**extra):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "CUDA_VISIBLE_DEVICES": "", **extra}
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def _run_all(commands, cwd):
+    """Runs processes side by side; kills all of them on a timeout."""
+    processes = [
+        subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+        for command, env in commands
+    ]
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=TIMEOUT)[0])
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"distributed training did not finish in {TIMEOUT} s")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-4000:]
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _weights(result):
+    """Per weight, the list of per-replica arrays."""
+    return [[np.asarray(v) for v in w] for w in result["replicas"]]
+
+
+def _assert_replicas_identical(result, replicas):
+    for per_replica in _weights(result):
+        assert len(per_replica) == replicas
+        for value in per_replica[1:]:
+            np.testing.assert_array_equal(value, per_replica[0])
+
+
+def _assert_matches_single(distributed, single):
+    np.testing.assert_allclose(distributed["loss"], single["loss"],
+                               rtol=LOSS_RTOL)
+    for dist_w, single_w in zip(_weights(distributed), _weights(single),
+                                strict=True):
+        np.testing.assert_allclose(dist_w[0], single_w[0], atol=WEIGHT_ATOL)
+
+
+@pytest.fixture(scope="module")
+def worker_script(tmp_path_factory):
+    path = tmp_path_factory.mktemp("distributed") / "worker.py"
+    path.write_text(WORKER)
+    return path
+
+
+def test_mirrored_two_logical_cpus(worker_script, tmp_path):
+    commands = []
+    for mode in ("mirrored", "mirrored_train"):
+        (tmp_path / mode).mkdir()
+        commands.append(([sys.executable, str(worker_script), mode,
+                          str(tmp_path / mode)], _env()))
+    _run_all(commands, tmp_path)
+    results = json.loads((tmp_path / "mirrored" / "result.json").read_text())
+    distributed, single = results["distributed"], results["single"]
+    assert distributed["strategy"] == "MirroredStrategy"
+    assert distributed["num_replicas"] == 2
+    _assert_replicas_identical(distributed, 2)
+    _assert_matches_single(distributed, single)
+
+    # The whole kerasseq.train path with strategy="mirrored".
+    trained = json.loads(
+        (tmp_path / "mirrored_train" / "result.json").read_text())
+    environment = trained["distributed"]["environment"]
+    assert environment["strategy"] == "MirroredStrategy"
+    assert environment["replicas"] == 2
+    _assert_replicas_identical(trained["distributed"], 2)
+    np.testing.assert_allclose(trained["distributed"]["loss"],
+                               trained["single"]["loss"],
+                               atol=SHUFFLED_LOSS_ATOL)
+
+
+def test_multiworker_two_processes(worker_script, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    commands = []
+    for index in range(2):
+        out = tmp_path / f"worker{index}"
+        out.mkdir()
+        tf_config = json.dumps({"cluster": cluster,
+                                "task": {"type": "worker", "index": index}})
+        commands.append(([sys.executable, str(worker_script), "multiworker",
+                          str(out)], _env(TF_CONFIG=tf_config)))
+    _run_all(commands, tmp_path)
+    chief, other = (json.loads((tmp_path / f"worker{i}" / "result.json")
+                               .read_text()) for i in range(2))
+    for result in (chief, other):
+        assert result["distributed"]["strategy"] == (
+            "MultiWorkerMirroredStrategy")
+        assert result["distributed"]["num_replicas"] == 2
+    for chief_w, other_w in zip(_weights(chief["distributed"]),
+                                _weights(other["distributed"]),
+                                strict=True):
+        np.testing.assert_array_equal(chief_w[0], other_w[0])
+    np.testing.assert_array_equal(chief["distributed"]["loss"],
+                                  other["distributed"]["loss"])
+    _assert_matches_single(chief["distributed"], chief["single"])
