@@ -127,7 +127,7 @@ class AttentionPooling(keras.layers.Layer):
     def _last_state(self, inputs, mask):
         steps = ops.shape(inputs)[1]
         if mask is None:
-            last = ops.full((ops.shape(inputs)[0],), steps - 1)
+            last = ops.full((ops.shape(inputs)[0],), steps - 1, dtype="int32")
         else:
             lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
             last = ops.maximum(lengths - 1, 0)
