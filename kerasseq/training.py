@@ -78,7 +78,8 @@ class TrainConfig:
         mixed_precision: train with the ``mixed_float16`` policy.
         strategy: ``"auto"`` (MirroredStrategy with more than one GPU,
             else the default), ``"none"``, ``"mirrored"`` or
-            ``"multiworker"`` (from ``TF_CONFIG``).
+            ``"multiworker"`` (from ``TF_CONFIG``; refused while Keras 3's
+            ``Model.fit`` fails under MultiWorkerMirroredStrategy).
         devices: device names for ``"mirrored"`` (``None``: all GPUs).
         deterministic: also enable TensorFlow op determinism (slower;
             process-wide, TensorFlow cannot switch it off again).
@@ -431,7 +432,15 @@ def _make_strategy(config):
                 "strategy 'multiworker' reads the cluster from the TF_CONFIG "
                 "environment variable, which is not set"
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # Model.fit fails under MultiWorkerMirroredStrategy in Keras 3: it
+        # all-reduces the scalar logs along axis 0 (keras-team/keras#20585).
+        raise ConfigError(
+            f"strategy 'multiworker' does not work with Keras "
+            f"{keras.__version__}: Model.fit fails under "
+            "tf.distribute.MultiWorkerMirroredStrategy "
+            "(keras-team/keras#20585); train on one machine with "
+            "--strategy mirrored"
+        )
     gpus = tf.config.list_physical_devices("GPU")
     if config.strategy == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()

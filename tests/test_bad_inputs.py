@@ -255,6 +255,20 @@ def test_api_bad_config(tmp_path, changes, error, fragments):
     assert not (tmp_path / "runs").exists()
 
 
+def test_multiworker_is_refused_before_anything_is_written(
+        tmp_path, capsys, monkeypatch):
+    cluster = {"cluster": {"worker": ["127.0.0.1:1"]},
+               "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    out = tmp_path / "runs" / "run"
+    code, err = _cli(["train", *TINY, *SYNTHETIC, "--out", out,
+                      "--strategy", "multiworker"], capsys)
+    assert code == 2
+    assert_one_error_line(err, ["keras-team/keras#20585",
+                                "--strategy mirrored"])
+    assert not (tmp_path / "runs").exists()
+
+
 def test_out_is_a_file(tmp_path, capsys):
     out = _write(tmp_path / "taken", "mine")
     code, err = _cli(["train", *TINY, *SYNTHETIC, "--out", out], capsys)
