@@ -337,7 +337,8 @@ def test_sequence_models_beat_bag_of_embeddings(tmp_path):
     """Word order decides the synthetic labels; a bag of words cannot."""
     def accuracy(name):
         config = TrainConfig(
-            model=name, out=str(tmp_path / name), epochs=10, patience=3,
+            model=name, data="builtin:synthetic_sentiment",
+            out=str(tmp_path / name), epochs=10, patience=3,
             learning_rate=3e-3, export=False, data_options={"n": 4000},
         )
         return train(config, verbose=0).metrics["accuracy"]

@@ -20,7 +20,7 @@ POOLINGS = ("last", "max", "mean", "attention")
 ATTENTION_QUERIES = ("learned", "last")
 
 
-def _defaults(bidirectional):
+def _defaults(bidirectional, pooling="last"):
     return {
         "embedding_dim": 64,
         "units": 64,
@@ -28,7 +28,7 @@ def _defaults(bidirectional):
         "bidirectional": bidirectional,
         "dropout": 0.2,
         "recurrent_dropout": 0.0,
-        "pooling": "last",
+        "pooling": pooling,
         "hidden_units": 0,
         "hidden_activation": "relu",
     }
@@ -99,15 +99,17 @@ def _attention(cell, score):
 
 _POOLING_NOTE = "pooling last/max/mean/attention"
 
-for _cell, _title in (
-    ("simple_rnn", "SimpleRNN"),
-    ("lstm", "LSTM"),
-    ("gru", "GRU"),
+# A plain RNN's last state keeps little of the early words (vanishing
+# gradients); max pooling over all steps gives every word a short path.
+for _cell, _title, _pooling in (
+    ("simple_rnn", "SimpleRNN", "max"),
+    ("lstm", "LSTM", "last"),
+    ("gru", "GRU", "last"),
 ):
     register(
         _cell,
         f"{_title} over masked embeddings ({_POOLING_NOTE}), softmax head",
-        _defaults(False),
+        _defaults(False, _pooling),
         _choices(),
     )(_recurrent(_cell))
 

@@ -4,7 +4,14 @@ Token + position embedding (learned or sinusoidal positions),
 ``num_blocks`` `TransformerEncoderBlock`s, masked pooling over the
 non-padded steps, softmax head. Positions are limited to
 ``max_length``: pass at least the padded sequence length.
+
+Blocks default to pre-LN (``norm_first=True``, Xiong et al., 2020) with a
+final `LayerNormalization` before pooling, as in GPT-2: it trains stably
+at the learning rates used for the recurrent models, where post-LN
+(``norm_first=False``, the original) needs warm-up or a lower rate.
 """
+
+import keras
 
 from kerasseq import layers as kl
 from kerasseq.errors import ConfigError
@@ -36,7 +43,7 @@ def _embed(ids, vocab_size, hp):
         "num_blocks": 2,
         "intermediate_dim": 128,
         "activation": "relu",
-        "norm_first": False,
+        "norm_first": True,
         "positions": "learned",
         "max_length": 512,
         "dropout": 0.1,
@@ -68,6 +75,8 @@ def _transformer(ids, vocab_size, num_classes, hp):
             norm_first=hp["norm_first"],
             name=f"encoder_block_{index}",
         )(x)
+    if hp["norm_first"]:
+        x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     x = common.pool(x, hp["pooling"])
     x = common.dropout(x, hp, "pooled_dropout")
     return common.classify(x, num_classes, hp)
