@@ -88,8 +88,8 @@ def test_weights_identical(two_runs):
 
 
 def test_environment_records_versions_device_and_kernels(two_runs):
-    environment = json.loads((two_runs[0] / "environment.json",
-              "attention.html").read_text())
+    environment = json.loads(
+        (two_runs[0] / "environment.json").read_text())
     for key in ("kerasseq", "keras", "tensorflow", "numpy", "python",
                 "backend", "device", "strategy", "replicas"):
         assert environment[key], key
