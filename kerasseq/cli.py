@@ -100,7 +100,10 @@ def _train(args):
     config = training.TrainConfig.from_dict(values)
     result = training.train(config, verbose=0 if args.quiet else 1)
     print(format_text_report(result.metrics))
-    print(f"run directory: {result.run_dir}")
+    if result.run_dir is None:
+        print("run directory: written by the chief worker")
+    else:
+        print(f"run directory: {result.run_dir}")
     return 0
 
 

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -78,8 +79,10 @@ class TrainConfig:
         mixed_precision: train with the ``mixed_float16`` policy.
         strategy: ``"auto"`` (MirroredStrategy with more than one GPU,
             else the default), ``"none"``, ``"mirrored"`` or
-            ``"multiworker"`` (from ``TF_CONFIG``; refused while Keras 3's
-            ``Model.fit`` fails under MultiWorkerMirroredStrategy).
+            ``"multiworker"`` (MultiWorkerMirroredStrategy from
+            ``TF_CONFIG``; a custom training loop, since Keras 3's
+            ``Model.fit`` fails under it; only the chief writes ``out``;
+            no resume).
         devices: device names for ``"mirrored"`` (``None``: all GPUs).
         deterministic: also enable TensorFlow op determinism (slower;
             process-wide, TensorFlow cannot switch it off again).
@@ -427,24 +430,46 @@ def _make_strategy(config):
     if config.strategy == "mirrored":
         return tf.distribute.MirroredStrategy(config.devices)
     if config.strategy == "multiworker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ConfigError(
-                "strategy 'multiworker' reads the cluster from the TF_CONFIG "
-                "environment variable, which is not set"
-            )
-        # Model.fit fails under MultiWorkerMirroredStrategy in Keras 3: it
-        # all-reduces the scalar logs along axis 0 (keras-team/keras#20585).
-        raise ConfigError(
-            f"strategy 'multiworker' does not work with Keras "
-            f"{keras.__version__}: Model.fit fails under "
-            "tf.distribute.MultiWorkerMirroredStrategy "
-            "(keras-team/keras#20585); train on one machine with "
-            "--strategy mirrored"
-        )
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_physical_devices("GPU")
     if config.strategy == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _is_multiworker_chief():
+    """Whether ``TF_CONFIG`` names this process the chief.
+
+    The chief is task ``chief``, else worker 0 (TensorFlow's rule).
+
+    Raises:
+        ConfigError: ``TF_CONFIG`` is unset or malformed.
+    """
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise ConfigError(
+            "strategy 'multiworker' reads the cluster from the TF_CONFIG "
+            "environment variable, which is not set"
+        )
+    try:
+        tf_config = json.loads(text)
+        cluster, task = tf_config["cluster"], tf_config["task"]
+        kind, index = task["type"], task["index"]
+        size = len(cluster[kind])
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(
+            'TF_CONFIG must be JSON like {"cluster": {"worker": '
+            '["host:port", ...]}, "task": {"type": "worker", "index": 0}}; '
+            f"got {text!r}"
+        ) from None
+    if not (_is_int(index) and 0 <= index < size):
+        raise ConfigError(
+            f"TF_CONFIG task index {index!r} is not in 0..{size - 1} (the "
+            f"cluster lists {size} {kind} address(es)); fix task.index"
+        )
+    return kind == "chief" or (
+        kind == "worker" and index == 0 and "chief" not in cluster
+    )
 
 
 def _strategy_name(strategy):
@@ -515,7 +540,7 @@ def _shard(dataset):
     return dataset.with_options(options)
 
 
-def _callbacks(config, run_dir):
+def _callbacks(config, run_dir, backup=True):
     import keras
 
     # The log row of an epoch is written before its backup, so a kill in
@@ -524,10 +549,11 @@ def _callbacks(config, run_dir):
     # backup is being written.
     callbacks = [
         keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
-        keras.callbacks.BackupAndRestore(
-            str(run_dir / BACKUP_DIR), double_checkpoint=True
-        ),
     ]
+    if backup:
+        callbacks.append(keras.callbacks.BackupAndRestore(
+            str(run_dir / BACKUP_DIR), double_checkpoint=True
+        ))
     if config.patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -658,12 +684,33 @@ def train(config, *, verbose=1):
             f"Expected a TrainConfig or a dict. Received "
             f"{type(config).__name__}."
         )
+    if config.strategy == "multiworker" and not _is_multiworker_chief():
+        # Keras' multi-worker recipe: every worker runs the same program,
+        # the others write into a scratch folder and leave `out` to the
+        # chief. Their RunResult has no run directory.
+        with tempfile.TemporaryDirectory(prefix="kerasseq-worker-") as tmp:
+            result = _train(dataclasses.replace(config, out=tmp), verbose)
+        return dataclasses.replace(
+            result, run_dir=None,
+            config=dataclasses.replace(result.config, out=config.out),
+        )
+    return _train(config, verbose)
+
+
+def _train(config, verbose):
     run_dir = Path(config.out)
     status = run_status(run_dir)
     if status == "finished" and not config.overwrite:
         raise ConfigError(
             f"{run_dir} already holds a finished run; use --overwrite or "
             "another --out"
+        )
+    if (config.strategy == "multiworker" and status == "running"
+            and not config.overwrite):
+        raise ConfigError(
+            f"{run_dir} holds an unfinished run; strategy 'multiworker' "
+            "cannot resume (no BackupAndRestore across workers); use "
+            "--overwrite to start over or another --out"
         )
 
     import keras
@@ -726,9 +773,9 @@ def train(config, *, verbose=1):
         if _prepare_run_dir(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{_finished_epochs(run_dir)} finished epoch(s)")
-        metrics = _fit_and_report(
-            config, run_dir, model, tokenizer, dataset, class_names,
-            (train_ds, val_ds, train_labels), verbose,
+        metrics, model = _fit_and_report(
+            config, run_dir, (model, strategy), tokenizer, dataset,
+            class_names, (train_ds, val_ds, train_labels), verbose,
         )
         model.save(run_dir / "model.keras")
         (run_dir / "tokenizer.json").write_text(
@@ -758,30 +805,43 @@ def train(config, *, verbose=1):
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
 
 
-def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
-                    data, verbose):
+def _fit_and_report(config, run_dir, trained, tokenizer, dataset,
+                    class_names, data, verbose):
+    """Fits, writes the report; returns ``(metrics, model)``."""
     import numpy as np
 
     from kerasseq.reporting import write_report
 
+    model, strategy = trained
     train_ds, val_ds, train_labels = data
+    class_weight = _class_weights(config, train_labels, len(class_names))
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            # Bucketed datasets have unknown cardinality; Keras warns.
-            warnings.filterwarnings("ignore", message="Your input ran out")
-            model.fit(
-                train_ds,
-                shuffle=False,
-                validation_data=val_ds,
-                epochs=config.epochs,
-                callbacks=_callbacks(config, run_dir),
-                class_weight=_class_weights(
-                    config, train_labels, len(class_names)
-                ),
-                verbose=verbose,
+        if config.strategy == "multiworker":
+            model = _fit_multiworker(
+                config, run_dir, model, strategy, (train_ds, val_ds),
+                class_weight, verbose,
             )
+        else:
+            with warnings.catch_warnings():
+                # Bucketed datasets have unknown cardinality; Keras warns.
+                warnings.filterwarnings("ignore",
+                                        message="Your input ran out")
+                model.fit(
+                    train_ds,
+                    shuffle=False,
+                    validation_data=val_ds,
+                    epochs=config.epochs,
+                    callbacks=_callbacks(config, run_dir),
+                    class_weight=class_weight,
+                    verbose=verbose,
+                )
     except KeyboardInterrupt:
+        if config.strategy == "multiworker":
+            raise TrainingInterrupted(
+                "interrupted; strategy 'multiworker' cannot resume, rerun "
+                "with --overwrite to start over"
+            ) from None
         done = _finished_epochs(run_dir)
         raise TrainingInterrupted(
             f"interrupted after {done} finished epoch(s); rerun the same "
@@ -794,7 +854,7 @@ def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
     y_true = np.asarray(dataset.test_labels)
     y_prob = _predict(model, test_sequences, config.batch_size, config.maxlen)
     clipped = [s[: config.maxlen] for s in test_sequences]
-    return write_report(
+    metrics = write_report(
         run_dir,
         y_true=y_true,
         y_prob=y_prob,
@@ -810,6 +870,120 @@ def _fit_and_report(config, run_dir, model, tokenizer, dataset, class_names,
             model, clipped, y_true, y_prob, tokenizer, class_names
         ),
     )
+    return metrics, model
+
+
+def _fit_multiworker(config, run_dir, model, strategy, datasets,
+                     class_weight, verbose):
+    """`Model.fit` under MultiWorkerMirroredStrategy, as a custom loop.
+
+    Keras 3's ``Model.fit`` fails under that strategy (it all-reduces
+    scalar logs along axis 0, keras-team/keras#20585). Every worker runs
+    each synchronous step on its shard of the global batch (the loss is
+    averaged over the global batch, the gradients all-reduced), then
+    validates on the whole, unsharded validation set, so all workers
+    compute the same logs and the Keras callbacks (CSV log, early
+    stopping with best-weight restore, plateau schedule) decide alike
+    and no collective is left waiting. No BackupAndRestore: a run cannot
+    resume.
+
+    Returns:
+        A copy of the trained model and its optimizer state outside the
+        strategy, so predicting, saving and exporting involve no
+        collectives.
+    """
+    import keras
+    import tensorflow as tf
+
+    train_ds, val_ds = datasets
+    loss_fn = keras.losses.get(model.loss)
+    weights = None
+    if class_weight is not None:
+        weights = tf.constant([class_weight[c]
+                               for c in range(len(class_weight))],
+                              dtype="float32")
+    variables = model.trainable_variables
+    with strategy.scope():
+        model.optimizer.build(variables)
+
+    def replica_step(ids, labels):
+        with tf.GradientTape() as tape:
+            probs = model(ids, training=True)
+            per_example = loss_fn(labels, probs)
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=config.batch_size,
+                sample_weight=(None if weights is None
+                               else tf.gather(weights, labels)),
+            )
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(
+                    tf.add_n(model.losses))
+            scaled = model.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, variables)
+        model.optimizer.apply_gradients(
+            zip(gradients, variables, strict=True))
+        return loss, _count_correct(labels, probs)
+
+    @tf.function
+    def train_step(batch):
+        loss, correct = strategy.run(replica_step, args=batch)
+        return (strategy.reduce("SUM", loss, axis=None),
+                strategy.reduce("SUM", correct, axis=None))
+
+    @tf.function
+    def validation_step(ids, labels):
+        probs = model(ids, training=False)
+        return (tf.reduce_sum(loss_fn(labels, probs)),
+                _count_correct(labels, probs), tf.size(labels))
+
+    distributed = strategy.experimental_distribute_dataset(train_ds)
+    callbacks = keras.callbacks.CallbackList(
+        _callbacks(config, run_dir, backup=False), model=model
+    )
+    model.stop_training = False
+    callbacks.on_train_begin()
+    for epoch in range(config.epochs):
+        callbacks.on_epoch_begin(epoch)
+        totals = [0.0, 0.0, 0]
+        for batch in distributed:
+            loss, correct = train_step(batch)
+            totals = [totals[0] + float(loss), totals[1] + float(correct),
+                      totals[2] + 1]
+        logs = {"loss": totals[0] / totals[2],
+                "accuracy": totals[1] / (totals[2] * config.batch_size)}
+        val_totals = [0.0, 0.0, 0]
+        for ids, labels in val_ds:
+            val_totals = [a + float(b) for a, b in
+                          zip(val_totals, validation_step(ids, labels),
+                              strict=True)]
+        logs["val_loss"] = val_totals[0] / val_totals[2]
+        logs["val_accuracy"] = val_totals[1] / val_totals[2]
+        if verbose:
+            print(f"epoch {epoch + 1}/{config.epochs}: " + ", ".join(
+                f"{key} {value:.4f}" for key, value in logs.items()))
+        callbacks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callbacks.on_train_end()
+    local = keras.models.clone_model(model)
+    local.set_weights(model.get_weights())
+    local.compile(
+        optimizer=keras.optimizers.deserialize(
+            keras.optimizers.serialize(model.optimizer)),
+        loss=model.loss, metrics=["accuracy"],
+    )
+    local.optimizer.build(local.trainable_variables)
+    for target, source in zip(local.optimizer.variables,
+                              model.optimizer.variables, strict=True):
+        target.assign(source.numpy())
+    return local
+
+
+def _count_correct(labels, probs):
+    import tensorflow as tf
+
+    predicted = tf.argmax(probs, axis=-1, output_type=labels.dtype)
+    return tf.reduce_sum(tf.cast(predicted == labels, "float32"))
 
 
 # -------------------------------------------------------------- evaluation

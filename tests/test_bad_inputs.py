@@ -255,17 +255,20 @@ def test_api_bad_config(tmp_path, changes, error, fragments):
     assert not (tmp_path / "runs").exists()
 
 
-def test_multiworker_is_refused_before_anything_is_written(
-        tmp_path, capsys, monkeypatch):
-    cluster = {"cluster": {"worker": ["127.0.0.1:1"]},
-               "task": {"type": "worker", "index": 0}}
-    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+@pytest.mark.parametrize("tf_config, fragments", [
+    ("{not json", ["TF_CONFIG must be JSON like", "{not json"]),
+    (json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                 "task": {"type": "worker", "index": 3}}),
+     ["TF_CONFIG task index 3 is not in 0..0", "fix task.index"]),
+], ids=["not_json", "index_out_of_range"])
+def test_multiworker_bad_tf_config_is_refused_before_anything_is_written(
+        tmp_path, capsys, monkeypatch, tf_config, fragments):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
     out = tmp_path / "runs" / "run"
     code, err = _cli(["train", *TINY, *SYNTHETIC, "--out", out,
                       "--strategy", "multiworker"], capsys)
     assert code == 2
-    assert_one_error_line(err, ["keras-team/keras#20585",
-                                "--strategy mirrored"])
+    assert_one_error_line(err, fragments)
     assert not (tmp_path / "runs").exists()
 
 
