@@ -36,7 +36,8 @@ DEFAULTS = dict(
     seed=0,
     export=False,  # exported below, into saved_models/transformer_imdb
     hparams=dict(embedding_dim=64, num_heads=4, num_blocks=2,
-                 intermediate_dim=128, dropout=0.1),
+                 intermediate_dim=128, dropout=0.1,
+                 norm_first=False),  # post-LN, as measured above
 )
 EXAMPLES = [
     "One of the best films I have seen in years. The cast is superb and "
