@@ -16,7 +16,9 @@ input leaves nothing behind. The run directory then holds::
 
 A run interrupted before ``status: finished`` resumes from its last
 finished epoch when `train` is called again with the same config and
-``out``.
+``out``; except with ``strategy="multiworker"`` (no ``backup/``: start
+over with ``overwrite``). There every worker runs the same `train` with
+its own ``TF_CONFIG``, only the chief writes ``out``.
 """
 
 import argparse
@@ -430,7 +432,14 @@ def _make_strategy(config):
     if config.strategy == "mirrored":
         return tf.distribute.MirroredStrategy(config.devices)
     if config.strategy == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            raise ConfigError(
+                f"strategy 'multiworker' must be set up before TensorFlow "
+                f"runs anything in the process ({error}); run it in a "
+                "fresh process, e.g. `kerasseq train --strategy multiworker`"
+            ) from None
     gpus = tf.config.list_physical_devices("GPU")
     if config.strategy == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()

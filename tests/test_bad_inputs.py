@@ -272,6 +272,21 @@ def test_multiworker_bad_tf_config_is_refused_before_anything_is_written(
     assert not (tmp_path / "runs").exists()
 
 
+def test_multiworker_after_tensorflow_started_is_refused(
+        tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    tf.constant(1)  # TensorFlow has started in this process.
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": {"worker": ["127.0.0.1:1"]},
+         "task": {"type": "worker", "index": 0}}))
+    out = tmp_path / "runs" / "run"
+    with pytest.raises(ConfigError, match="fresh process"):
+        kerasseq.train({"model": "bag_of_embeddings", "out": str(out),
+                        "strategy": "multiworker"}, verbose=0)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_out_is_a_file(tmp_path, capsys):
     out = _write(tmp_path / "taken", "mine")
     code, err = _cli(["train", *TINY, *SYNTHETIC, "--out", out], capsys)
