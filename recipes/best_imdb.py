@@ -13,7 +13,12 @@ masked mean feeds the softmax head (Joulin et al., 2016). Trained from
 scratch, no pre-trained embeddings. Settings were chosen on the
 validation split carved from train, never on the test split.
 
-Measured: PENDING
+Measured: test accuracy 0.8999, macro-F1 0.8999 (25,000 reviews), 8 epochs,
+1032 s of training on 2 AMD EPYC CPU cores shared with other jobs (load
+average ~5), no GPU, seed 0; the TF-IDF uni+bigram logistic regression
+baseline reaches 90.13% in the same run; target 91.0% not reached. The
+same settings took 620 s wall for the whole run (same accuracy) when the
+machine was less loaded. See benchmarks/RESULTS.md.
 """
 
 from kerasseq import exporter, training

@@ -13,7 +13,11 @@ masked mean feeds the softmax head (Joulin et al., 2016). Trained from
 scratch, no pre-trained embeddings. Settings were chosen on the
 validation split carved from train, never on the test split.
 
-Measured: PENDING
+Measured: test accuracy 0.7791, macro-F1 0.7790 (2,132 sentences), 9 epochs,
+108 s of training on 2 AMD EPYC CPU cores shared with other jobs (load
+average ~5), no GPU, seed 0; the TF-IDF uni+bigram logistic regression
+baseline reaches 78.56% in the same run; target 80.0% not reached. See
+benchmarks/RESULTS.md.
 """
 
 from kerasseq import exporter, training
