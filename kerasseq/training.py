@@ -678,7 +678,8 @@ def train(config, *, verbose=1):
 
     Returns:
         A `RunResult` (run_dir, metrics, model, tokenizer, class_names,
-        config).
+        config); ``run_dir`` is ``None`` on a multiworker worker other
+        than the chief (it writes nothing in ``out``).
 
     Raises:
         ConfigError / DataError: bad config, hyper-parameters or data
