@@ -1132,6 +1132,29 @@ def recipe_config(name, defaults, *, data_file=None, description=None,
     return TrainConfig.from_dict(values), Path(args.export_dir)
 
 
+def finish_recipe(result, export_dir, examples):
+    """The last steps every recipe shares, after `train`.
+
+    Prints the test-set report (classification report + confusion
+    matrix), exports a raw-string model into `export_dir` (replacing the
+    recipe's own earlier export) and classifies `examples` with it, as a
+    serving system would.
+    """
+    from kerasseq import exporter
+    from kerasseq.reporting import format_text_report
+
+    print(format_text_report(result.metrics))
+    print(f"run directory: {result.run_dir}")
+    exporter.export(
+        result.model, result.tokenizer, result.class_names, export_dir,
+        maxlen=result.config.maxlen, overwrite=True,
+    )
+    print(f"exported to {export_dir}")
+    for row in exporter.predict(export_dir, examples):
+        confidence = row["probabilities"][row["label"]]
+        print(f"{row['label']:>8} {confidence:.2f}  {row['text']}")
+
+
 def run_recipe(main):
     """Runs a recipe's ``main()``; user errors exit 2 with one line."""
     import sys

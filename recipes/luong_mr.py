@@ -17,8 +17,7 @@ Measured: test accuracy 0.768 (2,132 sentences) with --epochs 2
 short run only; the default 5 epochs may do a little better.
 """
 
-from kerasseq import exporter, training
-from kerasseq.reporting import format_text_report
+from kerasseq import training
 
 # ------------------------------------------------------------------ defaults
 # Keys are `kerasseq.training.TrainConfig` fields; change any of them, or a
@@ -52,21 +51,9 @@ def main():
     # 2. Train: tokenizer, tf.data pipeline, fit, evaluate, run directory.
     result = training.train(config)
 
-    # 3. The test-set report: classification report + confusion matrix.
-    print(format_text_report(result.metrics))
-    print(f"run directory: {result.run_dir}")
-
-    # 4. Export a model that takes raw strings (replacing our earlier one).
-    exporter.export(
-        result.model, result.tokenizer, result.class_names, export_dir,
-        maxlen=result.config.maxlen, overwrite=True,
-    )
-    print(f"exported to {export_dir}")
-
-    # 5. Predict with the export.
-    for row in exporter.predict(export_dir, EXAMPLES):
-        confidence = row["probabilities"][row["label"]]
-        print(f"{row['label']:>8} {confidence:.2f}  {row['text']}")
+    # 3. Report (classification report + confusion matrix), export a model
+    #    taking raw strings into saved_models/, classify the EXAMPLES with it.
+    training.finish_recipe(result, export_dir, EXAMPLES)
 
 
 if __name__ == "__main__":
