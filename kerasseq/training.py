@@ -616,6 +616,35 @@ def _training_datasets(config, tokenizer, splits, strategy):
     return train_ds, val_ds
 
 
+def _adapt_to_labels(model, tokenizer, train_split, config):
+    """Runs ``adapt_to_labels`` of layers that learn statistics of labels.
+
+    Such a layer (e.g. `LogCountRatioLogits`) receives ``(inputs,
+    labels)`` batches of the training split, its inputs computed by the
+    model's layers before it in inference mode.
+    """
+    import keras
+
+    from kerasseq.pipeline import make_dataset
+
+    adapting = [layer for layer in model.layers
+                if hasattr(layer, "adapt_to_labels")]
+    if not adapting:
+        return
+    texts, labels = train_split
+    dataset = make_dataset(
+        tokenizer.texts_to_sequences(texts), labels, batch_size=256,
+        maxlen=config.maxlen, shuffle=False, cache=False,
+    )
+    for layer in adapting:
+        inputs = keras.Model(model.inputs, layer.input)
+        layer.adapt_to_labels(
+            (keras.ops.convert_to_numpy(inputs(ids, training=False)),
+             batch_labels.numpy())
+            for ids, batch_labels in dataset
+        )
+
+
 def _class_weights(config, labels, num_classes):
     if config.class_weight is None:
         return None
@@ -780,6 +809,8 @@ def _train(config, verbose):
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
+            _adapt_to_labels(model, tokenizer, (train_texts, train_labels),
+                             config)
         if _prepare_run_dir(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{_finished_epochs(run_dir)} finished epoch(s)")

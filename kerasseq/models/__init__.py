@@ -18,6 +18,7 @@ and strings are coerced to each default's type; see `default_hparams`.
 
 from kerasseq.models import (  # noqa: F401  (registers the builders)
     baselines,
+    nbsvm,
     ngram,
     recurrent,
     transformer,

@@ -1,0 +1,174 @@
+"""NBSVM as a Keras model: naive Bayes log-count ratios, learned weights.
+
+Wang & Manning (2012) scale binarized n-gram features by their naive
+Bayes log-count ratio ``r`` and fit a linear classifier on top.
+`LogCountRatioLogits` does this inside a Keras model, for any number of
+classes (one-vs-rest ratios): ``logit_c = sum_g r[g, c] * (prior +
+w[g, c]) + b_c`` over the distinct ids ``g`` of a text, with ``w``
+trained (L2 towards 0, so the model starts at, and is pulled back to,
+naive Bayes with weight `prior`). The ratios come from the training
+labels: `kerasseq.training.train` calls `adapt_to_labels` on the training
+split before fitting (no pre-trained or test data involved).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasseq.models.ngram import NgramHashing
+from kerasseq.models.registry import register
+
+
+def _first_occurrences(ids):
+    """Sorted ``ids`` per row and a mask of each distinct non-zero id."""
+    ordered = ops.sort(ids, axis=-1)
+    changed = ops.not_equal(ordered[:, 1:], ordered[:, :-1])
+    first = ops.concatenate(
+        [ops.ones_like(changed[:, :1]), changed], axis=1
+    )
+    return ordered, ops.logical_and(first, ops.not_equal(ordered, 0))
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class LogCountRatioLogits(keras.layers.Layer):
+    """Class logits from naive Bayes log-count ratios of distinct ids.
+
+    Takes ``[B, L]`` int ids (0 = padding; repeats count once) and returns
+    ``[B, num_classes]`` logits ``sum_g r[g] * (prior + w[g]) + bias``.
+    The ratios ``r`` are a non-trainable weight set by `adapt_to_labels`;
+    before that they are 0 and so are the logits.
+
+    Args:
+        input_dim: number of ids (largest id + 1).
+        num_classes: number of classes (2 or more).
+        prior: weight of the naive Bayes ratios at ``w = 0``.
+        smoothing: the count added to every id and class (Laplace
+            smoothing ``alpha``).
+        l2: L2 penalty on the learned offsets ``w``.
+
+    Example:
+
+    >>> layer = LogCountRatioLogits(input_dim=10, num_classes=2)
+        >>> ids, labels = np.array([[2, 3, 0], [4, 5, 5]]), np.array([1, 0])
+    >>> layer.adapt_to_labels([(ids, labels)])
+    >>> layer(np.array([[2, 3, 3]])).shape
+    (1, 2)
+
+    References:
+        Wang & Manning, "Baselines and Bigrams: Simple, Good Sentiment and
+        Topic Classification", ACL 2012.
+    """
+
+    def __init__(self, input_dim, num_classes, prior=1.0, smoothing=1.0,
+                 l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low in (("input_dim", input_dim, 2),
+                                 ("num_classes", num_classes, 2)):
+            if isinstance(value, bool) or not isinstance(value, int) or (
+                    value < low):
+                raise ValueError(
+                    f"Expected {name} to be an integer >= {low}. "
+                    f"Received: {name}={value!r}"
+                )
+        for name, value in (("prior", prior), ("smoothing", smoothing),
+                            ("l2", l2)):
+            if isinstance(value, bool) or not isinstance(
+                    value, (int, float)) or value < 0 or (
+                    name == "smoothing" and value == 0):
+                bound = "> 0" if name == "smoothing" else ">= 0"
+                raise ValueError(
+                    f"Expected {name} to be a number {bound}. "
+                    f"Received: {name}={value!r}"
+                )
+        self.input_dim = input_dim
+        self.num_classes = num_classes
+        self.prior = float(prior)
+        self.smoothing = float(smoothing)
+        self.l2 = float(l2)
+
+    def build(self, input_shape):
+        shape = (self.input_dim, self.num_classes)
+        self.ratios = self.add_weight(
+            shape=shape, initializer="zeros", trainable=False, name="ratios"
+        )
+        self.offsets = self.add_weight(
+            shape=shape,
+            initializer="zeros",
+            regularizer=keras.regularizers.L2(self.l2) if self.l2 else None,
+            name="offsets",
+        )
+        self.bias = self.add_weight(
+            shape=(self.num_classes,), initializer="zeros", name="bias"
+        )
+
+    def call(self, inputs):
+        ids, present = _first_occurrences(ops.cast(inputs, "int32"))
+        weights = ops.take(self.ratios, ids, axis=0) * (
+            self.prior + ops.take(self.offsets, ids, axis=0)
+        )
+        present = ops.expand_dims(ops.cast(present, weights.dtype), -1)
+        return ops.sum(weights * present, axis=1) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
+
+    def adapt_to_labels(self, batches):
+        """Sets the ratios from ``(ids, labels)`` batches of training data.
+
+        ``ids``: ``[B, L]`` ints as the layer receives them; ``labels``:
+        ``[B]`` class indices. For class c, ``r[g, c] = log(p / |p|) -
+        log(q / |q|)`` where p (q) counts the texts of class c (of the
+        other classes) containing id g, plus `smoothing`.
+        """
+        if not self.built:
+            self.build((None, None))
+        counts = np.zeros((self.input_dim, self.num_classes))
+        for ids, labels in batches:
+            ids = np.sort(np.asarray(ids, dtype=np.int64), axis=1)
+            labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+            if ids.ndim != 2 or len(ids) != len(labels):
+                raise ValueError(
+                    "Expected ids of shape [batch, length] and labels of "
+                    f"shape [batch]. Received: ids.shape={ids.shape}, "
+                    f"labels.shape={labels.shape}"
+                )
+            keep = ids != 0
+            keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
+            rows, _ = np.nonzero(keep)
+            np.add.at(counts, (ids[keep], labels[rows]), 1.0)
+        others = counts.sum(axis=1, keepdims=True) - counts + self.smoothing
+        counts += self.smoothing
+        ratios = np.log(counts / counts.sum(axis=0)) - np.log(
+            others / others.sum(axis=0)
+        )
+        ratios[0] = 0.0
+        self.ratios.assign(ratios.astype(self.ratios.dtype))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "num_classes": self.num_classes,
+            "prior": self.prior,
+            "smoothing": self.smoothing,
+            "l2": self.l2,
+        }
+
+
+@register(
+    "nbsvm",
+    "NBSVM: naive Bayes log-count ratios of distinct words + hashed "
+    "n-grams, learned per-n-gram weights, softmax",
+    {"max_n": 3, "buckets": 2**20, "prior": 1.0, "l2": 0.0},
+)
+def _nbsvm(ids, vocab_size, num_classes, hp):
+    ngram_ids = NgramHashing(
+        vocab_size, hp["buckets"], hp["max_n"], name="ngram_hashing"
+    )(ids)
+    logits = LogCountRatioLogits(
+        vocab_size + hp["buckets"], num_classes, prior=hp["prior"],
+        l2=hp["l2"], name="log_count_ratio_logits",
+    )(ngram_ids)
+    return keras.layers.Activation(
+        "softmax", dtype="float32", name="classifier"
+    )(logits)
