@@ -1,21 +1,35 @@
 """Text standardization, tokenization and padding.
 
-Standardization (`standardize`, one TensorFlow string-op function used by
-both the Python path and the in-graph vectorizer, so both agree by
-construction):
+Standardization (one TensorFlow string-op function per combination of
+options, used by both the Python path and the in-graph vectorizer, so both
+agree by construction; `standardizer` returns it):
 
 1. Unicode-aware lower-casing, ``tf.strings.lower(..., encoding="utf-8")``
-   (`standardize_cased` skips this step; used when ``lower=False``).
-2. The typographic apostrophe U+2019 becomes ``'``.
-3. Every character that is not a letter, number or mark (RE2
+   (skipped when ``lower=False``).
+2. ``mask_digits=True`` only: every decimal digit (RE2 ``\\p{Nd}``, any
+   script) becomes ``0``, so ``£1000`` and ``£5000`` both give ``0000``.
+3. The typographic apostrophe U+2019 becomes ``'``.
+4. Default: every character that is not a letter, number or mark (RE2
    ``[^\\pL\\pN\\pM']``: punctuation, symbols, emoji, control characters,
    every kind of Unicode space) becomes a space.
-4. Apostrophes at the edges of a word are removed, so ``don't`` stays one
+   ``split_symbols=True``: every punctuation or symbol character except
+   ``'`` (Unicode P* and S*, emoji included) becomes a token of its own,
+   together with the marks that follow it, such as an emoji's variation
+   selector (``win £5!`` gives ``win £ 5 !``; ``t&c`` gives ``t & c``;
+   a skin-tone modifier is a symbol of its own); every other character
+   that is not a letter, number or mark (control characters, spaces,
+   unassigned code points) becomes a space.
+5. Apostrophes at the edges of a word are removed, so ``don't`` stays one
    token while quotes around a word are stripped.
-5. The result is split on whitespace (``tf.strings.split``).
+6. The result is split on whitespace (``tf.strings.split``).
 
 Scripts written without spaces (Chinese, Japanese, Thai) are not segmented:
 a run of such characters stays one token.
+
+The functions are registered with Keras as ``kerasseq>NAME``: `standardize`
+(the defaults), `standardize_cased` (``lower=False``), with
+``_mask_digits`` and then ``_split_symbols`` appended for those options
+(``standardize_cased_mask_digits_split_symbols``).
 
 Ids: 0 = padding, 1 = out-of-vocabulary, words from 2 upward by descending
 frequency, ties broken by the token string (code-point order).
@@ -23,6 +37,7 @@ Sequences are padded and truncated at the end (``padding="post"``,
 ``truncating="post"``).
 """
 
+import itertools
 import json
 import math
 
@@ -37,32 +52,78 @@ VERSION = 1
 PAD_ID = 0
 OOV_ID = 1
 _BATCH = 4096
+_DIGIT = r"\p{Nd}"
 _NOT_WORD_CHAR = r"[^\pL\pN\pM']"
+_NOT_WORD_OR_SYMBOL_CHAR = r"[^\pL\pN\pM\pP\pS]"
+_SYMBOL_WITH_MARKS = r"(?:[^\PP']|\pS)\pM*"  # P* but not ', or S*
 _TRAILING_APOSTROPHES = r"'+(\s|$)"
 _LEADING_APOSTROPHES = r"(^|\s)'+"
 
 
-def _separate_words(texts):
+def _separate_words(texts, mask_digits, split_symbols):
+    if mask_digits:
+        texts = tf.strings.regex_replace(texts, _DIGIT, "0")
     texts = tf.strings.regex_replace(texts, "\u2019", "'")
-    texts = tf.strings.regex_replace(texts, _NOT_WORD_CHAR, " ")
+    if split_symbols:
+        texts = tf.strings.regex_replace(texts, _NOT_WORD_OR_SYMBOL_CHAR, " ")
+        texts = tf.strings.regex_replace(texts, _SYMBOL_WITH_MARKS, r" \0 ")
+    else:
+        texts = tf.strings.regex_replace(texts, _NOT_WORD_CHAR, " ")
     texts = tf.strings.regex_replace(texts, _TRAILING_APOSTROPHES, " ")
     return tf.strings.regex_replace(texts, _LEADING_APOSTROPHES, " ")
 
 
-@keras.saving.register_keras_serializable(package="kerasseq")
-def standardize(texts):
-    """Lower-cases `texts` (UTF-8) and turns non-word characters to spaces.
+def _standardizer_name(lower, mask_digits, split_symbols):
+    name = "standardize" if lower else "standardize_cased"
+    if mask_digits:
+        name += "_mask_digits"
+    if split_symbols:
+        name += "_split_symbols"
+    return name
 
-    See the module docstring for the exact rules. Takes and returns a
-    string tensor of any shape.
+
+def _build_standardizer(lower, mask_digits, split_symbols):
+    def function(texts):
+        if lower:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        return _separate_words(texts, mask_digits, split_symbols)
+
+    name = _standardizer_name(lower, mask_digits, split_symbols)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (
+        f"Standardizes `texts` with lower={lower}, mask_digits={mask_digits},"
+        f" split_symbols={split_symbols} (rules in the `kerasseq.text` "
+        "docstring). Takes and returns a string tensor of any shape."
+    )
+    register = keras.saving.register_keras_serializable
+    return register(package="kerasseq", name=name)(function)
+
+
+_STANDARDIZERS = {
+    flags: _build_standardizer(*flags)
+    for flags in itertools.product((True, False), repeat=3)
+}
+standardize = _STANDARDIZERS[True, False, False]
+standardize_cased = _STANDARDIZERS[False, False, False]
+
+
+def _check_flag(name, value):
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"Expected {name} to be True or False. Received: {name}={value!r}"
+        )
+
+
+def standardizer(lower=True, mask_digits=False, split_symbols=False):
+    """The registered standardization function for these options.
+
+    ``standardizer()`` is `standardize`, ``standardizer(lower=False)`` is
+    `standardize_cased`; see the module docstring for the rules.
     """
-    return _separate_words(tf.strings.lower(texts, encoding="utf-8"))
-
-
-@keras.saving.register_keras_serializable(package="kerasseq")
-def standardize_cased(texts):
-    """`standardize` without lower-casing (for ``Tokenizer(lower=False)``)."""
-    return _separate_words(texts)
+    _check_flag("lower", lower)
+    _check_flag("mask_digits", mask_digits)
+    _check_flag("split_symbols", split_symbols)
+    return _STANDARDIZERS[lower, mask_digits, split_symbols]
 
 
 def _check_texts(texts):
@@ -87,10 +148,13 @@ def _check_texts(texts):
     return texts
 
 
-def tokenize(texts, lower=True):
-    """Standardizes and splits `texts`; returns one token list per text."""
+def tokenize(texts, lower=True, mask_digits=False, split_symbols=False):
+    """Standardizes and splits `texts`; returns one token list per text.
+
+    The options are those of `Tokenizer` (rules in the module docstring).
+    """
+    function = standardizer(lower, mask_digits, split_symbols)
     texts = _check_texts(texts)
-    function = standardize if lower else standardize_cased
     tokens = []
     for start in range(0, len(texts), _BATCH):
         batch = tf.constant(texts[start : start + _BATCH], dtype=tf.string)
@@ -144,10 +208,10 @@ def _rank_order(word_counts):
 class Tokenizer:
     """Word tokenizer with the keras-preprocessing `Tokenizer` interface.
 
-    Texts are standardized with `standardize` (``lower=True``) or
-    `standardize_cased` (``lower=False``) and split on whitespace; see the
-    module docstring for the rules (punctuation and symbols separate
-    words, in-word apostrophes are kept, CJK runs stay one token).
+    Texts are standardized with ``standardizer(lower, mask_digits,
+    split_symbols)`` and split on whitespace; see the module docstring for
+    the rules (punctuation and symbols separate words, in-word apostrophes
+    are kept, CJK runs stay one token).
 
     Ids: 0 = padding, 1 = `oov_token`, words from 2 upward by descending
     count, ties broken by the token string. `num_words` is the number of
@@ -165,9 +229,20 @@ class Tokenizer:
             (at least 3), or ``None`` for every word seen.
         oov_token: the string shown for id 1 by `sequences_to_texts`.
         lower: lower-case texts before splitting.
+        mask_digits: turn every decimal digit into ``0`` (``£1000`` and
+            ``£5000`` share the token ``0000``).
+        split_symbols: make every punctuation or symbol character except
+            the apostrophe a token of its own instead of a space.
     """
 
-    def __init__(self, num_words=None, oov_token="[UNK]", lower=True):
+    def __init__(
+        self,
+        num_words=None,
+        oov_token="[UNK]",
+        lower=True,
+        mask_digits=False,
+        split_symbols=False,
+    ):
         if num_words is not None and (
             isinstance(num_words, bool)
             or not isinstance(num_words, int)
@@ -182,13 +257,12 @@ class Tokenizer:
                 "Expected oov_token to be a non-empty string. "
                 f"Received: oov_token={oov_token!r}"
             )
-        if not isinstance(lower, bool):
-            raise ConfigError(
-                f"Expected lower to be True or False. Received: lower={lower!r}"
-            )
+        self._standardize = standardizer(lower, mask_digits, split_symbols)
         self.num_words = num_words
         self.oov_token = oov_token
         self.lower = lower
+        self.mask_digits = mask_digits
+        self.split_symbols = split_symbols
         self.maxlen = None
         self._ranked = []
         self.word_counts = {}
@@ -213,9 +287,12 @@ class Tokenizer:
                 "Tokenizer.from_json(...) first."
             )
 
+    def _tokenize(self, texts):
+        return tokenize(texts, self.lower, self.mask_digits, self.split_symbols)
+
     def fit_on_texts(self, texts):
         """Builds the vocabulary and `maxlen` from `texts` (a list of str)."""
-        tokens = tokenize(texts, self.lower)
+        tokens = self._tokenize(texts)
         if not tokens:
             raise DataError(
                 "Expected at least one text to fit the Tokenizer on. "
@@ -253,7 +330,7 @@ class Tokenizer:
         limit = self.vocab_size
         lookup = self.word_index
         sequences = []
-        for words in tokenize(texts, self.lower):
+        for words in self._tokenize(texts):
             ids = (lookup.get(word, OOV_ID) for word in words)
             sequences.append([i if i < limit else OOV_ID for i in ids])
         return sequences
@@ -290,9 +367,10 @@ class Tokenizer:
         Maps a string tensor ``[B]`` (or ``[B, 1]``) to int ids
         ``[B, maxlen]`` equal to ``pad(texts_to_sequences(texts),
         maxlen)``; ``maxlen=None`` uses the fitted `maxlen`. The layer
-        serializes with the registered `standardize`, so a model using it
-        reloads with `keras.models.load_model` once `kerasseq.text` is
-        imported. It runs on the TensorFlow backend and in `tf.data`.
+        serializes with the registered standardization function (see
+        `standardizer`), so a model using it reloads with
+        `keras.models.load_model` once `kerasseq` is imported. It runs on
+        the TensorFlow backend and in `tf.data`.
         """
         self._check_fitted()
         maxlen = self.maxlen if maxlen is None else maxlen
@@ -302,7 +380,7 @@ class Tokenizer:
                 f"Received: maxlen={maxlen!r}"
             )
         return keras.layers.TextVectorization(
-            standardize=standardize if self.lower else standardize_cased,
+            standardize=self._standardize,
             split="whitespace",
             vocabulary=self.vocabulary or None,
             output_mode="int",
@@ -319,6 +397,8 @@ class Tokenizer:
                 "num_words": self.num_words,
                 "oov_token": self.oov_token,
                 "lower": self.lower,
+                "mask_digits": self.mask_digits,
+                "split_symbols": self.split_symbols,
                 "maxlen": self.maxlen,
                 "word_counts": [
                     [word, self.word_counts[word]] for word in self._ranked
@@ -331,18 +411,24 @@ class Tokenizer:
     def from_json(cls, text):
         """Rebuilds a tokenizer from `to_json` output.
 
-        Raises `ArtifactError` naming the problem for malformed JSON.
+        JSON without ``mask_digits`` or ``split_symbols`` (written before
+        these options existed) loads with them False. Raises
+        `ArtifactError` naming the problem for malformed JSON.
         """
         config = _parse_json(text)
         tokenizer = cls(
             num_words=config["num_words"],
             oov_token=config["oov_token"],
             lower=config["lower"],
+            mask_digits=config["mask_digits"],
+            split_symbols=config["split_symbols"],
         )
         tokenizer._set_counts(dict(config["word_counts"]), config["maxlen"])
         return tokenizer
 
 
+_FLAGS = ("lower", "mask_digits", "split_symbols")
+_OPTIONAL_KEYS = {"mask_digits": False, "split_symbols": False}
 _REFIT = "Re-create it with Tokenizer.fit_on_texts(...).to_json()."
 
 
@@ -363,6 +449,7 @@ def _parse_json(text):
         ) from None
     if not isinstance(config, dict):
         raise _artifact_error("expected a JSON object at the top level")
+    config = {**_OPTIONAL_KEYS, **config}
     if config.get("format") != FORMAT:
         raise _artifact_error(
             f"key 'format' is {config.get('format')!r}, expected {FORMAT!r} "
@@ -377,6 +464,8 @@ def _parse_json(text):
         "num_words": "null or an integer >= 3",
         "oov_token": "a non-empty string",
         "lower": "true or false",
+        "mask_digits": "true or false",
+        "split_symbols": "true or false",
         "maxlen": "a positive integer",
         "word_counts": "a list of [token, count] pairs",
     }
@@ -389,6 +478,8 @@ def _parse_json(text):
         "oov_token": isinstance(config["oov_token"], str)
         and bool(config["oov_token"]),
         "lower": isinstance(config["lower"], bool),
+        "mask_digits": isinstance(config["mask_digits"], bool),
+        "split_symbols": isinstance(config["split_symbols"], bool),
         "maxlen": _is_int(config["maxlen"], 1),
         "word_counts": isinstance(config["word_counts"], list),
     }
@@ -398,7 +489,7 @@ def _parse_json(text):
                 f"key {key!r} must be {expected[key]}, got {config[key]!r:.60}"
             )
     _check_word_counts(config["word_counts"], config["oov_token"])
-    _check_standardized(config["word_counts"], config["lower"])
+    _check_standardized(config)
     return config
 
 
@@ -443,11 +534,13 @@ def _check_word_counts(pairs, oov_token):
         )
 
 
-def _check_standardized(pairs, lower):
-    tokens = [pair[0] for pair in pairs]
-    for row, words in enumerate(tokenize(tokens, lower)):
+def _check_standardized(config):
+    flags = {name: config[name] for name in _FLAGS}
+    tokens = [pair[0] for pair in config["word_counts"]]
+    for row, words in enumerate(tokenize(tokens, **flags)):
         if words != [tokens[row]]:
+            options = ", ".join(f"{k}={v}" for k, v in flags.items())
             raise _artifact_error(
                 f"word_counts[{row}]: token {tokens[row]!r} cannot come out "
-                f"of standardization (lower={lower}); it would never match"
+                f"of standardization ({options}); it would never match"
             )

@@ -5,6 +5,7 @@ import math
 import os
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -19,6 +20,8 @@ from kerasseq.text import (
     choose_maxlen,
     pad,
     standardize,
+    standardize_cased,
+    standardizer,
     tokenize,
 )
 
@@ -307,4 +310,204 @@ def test_vectorizer_parity_property(
     in_graph = tok.vectorizer(maxlen)(tf.constant(probe_texts))
     np.testing.assert_array_equal(
         in_graph, _reference_ids(tok, probe_texts, maxlen)
+    )
+
+
+# Strings for mask_digits / split_symbols: currency, phone numbers,
+# ampersands, emoji (with skin tone and variation selector), Arabic-Indic
+# and fullwidth digits, a superscript (a number but not a decimal digit),
+# tabs/newlines, edge apostrophes, C1 control and zero-width characters.
+TRICKY = [
+    "WIN £1000 cash!! Call 08712460324 now",
+    "£5000 prize, T&C's apply: txt STOP to 87121",
+    "Emoji 🙂👍🏽 ❤️ ok",
+    "Arabic-Indic ٣٤٥ and ۱۲ and １２ x²",
+    "tabs\tand\nnewlines\r\n",
+    "'quoted' x' 'y don't ’tis rock’n’roll 'hi'!",
+    "C1\u0085control\u009fchars a\u200bb",
+    "50% off @ www.win.com/now #1 ~ ^_^ |x|",
+    "",
+    "!!!",
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (
+            {"mask_digits": True},
+            [
+                ["win", "0000", "cash", "call", "00000000000", "now"],
+                ["0000", "prize", "t", "c's", "apply", "txt", "stop", "to"]
+                + ["00000"],
+                ["emoji", "\ufe0f", "ok"],  # a lone mark is a word char
+                ["arabic", "indic", "000", "and", "00", "and", "00", "x²"],
+            ],
+        ),
+        (
+            {"split_symbols": True},
+            [
+                ["win", "£", "1000", "cash", "!", "!", "call"]
+                + ["08712460324", "now"],
+                ["£", "5000", "prize", ",", "t", "&", "c's", "apply", ":"]
+                + ["txt", "stop", "to", "87121"],
+                ["emoji", "🙂", "👍", "🏽", "\u2764\ufe0f", "ok"],
+                ["arabic", "-", "indic", "٣٤٥", "and", "۱۲", "and", "１２"]
+                + ["x²"],
+            ],
+        ),
+        (
+            {"mask_digits": True, "split_symbols": True},
+            [
+                ["win", "£", "0000", "cash", "!", "!", "call"]
+                + ["00000000000", "now"],
+                ["£", "0000", "prize", ",", "t", "&", "c's", "apply", ":"]
+                + ["txt", "stop", "to", "00000"],
+                ["emoji", "🙂", "👍", "🏽", "\u2764\ufe0f", "ok"],
+                ["arabic", "-", "indic", "000", "and", "00", "and", "00"]
+                + ["x²"],
+            ],
+        ),
+    ],
+)
+def test_mask_digits_and_split_symbols_tokens(flags, expected):
+    assert tokenize(TRICKY[:4], **flags) == expected
+    split = flags.get("split_symbols", False)
+    assert tokenize(TRICKY[4:7], **flags) == [
+        ["tabs", "and", "newlines"],
+        ["quoted", "x", "y", "don't", "tis", "rock'n'roll", "hi"]
+        + (["!"] if split else []),
+        ["c" + ("0" if flags.get("mask_digits") else "1"), "control"]
+        + ["chars", "a", "b"],
+    ]
+    assert tokenize(TRICKY[8:], **flags) == [[], ["!"] * 3 if split else []]
+    if split:
+        assert tokenize(TRICKY[7:8], **flags)[0] == [
+            "00" if flags.get("mask_digits") else "50", "%", "off", "@",
+            "www", ".", "win", ".", "com", "/", "now", "#",
+            "0" if flags.get("mask_digits") else "1",
+            "~", "^", "_", "^", "|", "x", "|",
+        ]
+
+
+def test_flags_default_off_and_cased_variant():
+    assert tokenize(TRICKY) == tokenize(
+        TRICKY, mask_digits=False, split_symbols=False
+    )
+    assert tokenize(["T&C £5"], lower=False, split_symbols=True) == [
+        ["T", "&", "C", "£", "5"]
+    ]
+    assert standardizer() is standardize
+    assert standardizer(lower=False) is standardize_cased
+    assert (
+        standardizer(False, True, True).__name__
+        == "standardize_cased_mask_digits_split_symbols"
+    )
+
+
+@pytest.mark.parametrize("name", ["lower", "mask_digits", "split_symbols"])
+def test_flags_must_be_bool(name):
+    message = f"Expected {name} to be True or False. Received: {name}=1"
+    with pytest.raises(ConfigError, match=message):
+        Tokenizer(**{name: 1})
+    with pytest.raises(ConfigError, match=message):
+        tokenize(["a"], **{name: 1})
+
+
+FLAG_COMBINATIONS = [
+    {"mask_digits": True},
+    {"split_symbols": True},
+    {"mask_digits": True, "split_symbols": True},
+    {"lower": False, "mask_digits": True, "split_symbols": True},
+]
+
+
+@pytest.mark.parametrize("flags", FLAG_COMBINATIONS)
+def test_flags_vectorizer_matches_python_path(flags):
+    tok = Tokenizer(num_words=30, **flags).fit_on_texts(TRICKY[:6])
+    probe = [*TRICKY, "£9999 and 0800 123 456 T&Cs!", "٩٩ 🙂🙂"]
+    in_graph = tok.vectorizer(12)(tf.constant(probe))
+    np.testing.assert_array_equal(in_graph, _reference_ids(tok, probe, 12))
+
+
+@pytest.mark.parametrize("flags", FLAG_COMBINATIONS)
+def test_flags_json_round_trip(flags):
+    tok = Tokenizer(**flags).fit_on_texts(TRICKY)
+    config = json.loads(tok.to_json())
+    assert config["mask_digits"] == flags.get("mask_digits", False)
+    assert config["split_symbols"] == flags.get("split_symbols", False)
+    loaded = Tokenizer.from_json(tok.to_json())
+    for name in ("lower", "mask_digits", "split_symbols", "vocabulary"):
+        assert getattr(loaded, name) == getattr(tok, name)
+    assert loaded.texts_to_sequences(TRICKY) == tok.texts_to_sequences(TRICKY)
+    assert loaded.to_json() == tok.to_json()
+
+
+def test_json_without_flag_keys_loads_with_flags_off():
+    config = json.loads(Tokenizer().fit_on_texts(TRAIN).to_json())
+    del config["mask_digits"], config["split_symbols"]
+    loaded = Tokenizer.from_json(json.dumps(config))
+    assert loaded.mask_digits is False
+    assert loaded.split_symbols is False
+    assert loaded.texts_to_sequences(["the cat 42!"]) == [[2, 4, 1]]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(mask_digits="yes"), "key 'mask_digits' must be"),
+        (lambda c: c.update(split_symbols=None), "key 'split_symbols' must"),
+        # "!" is a token only when split_symbols is on.
+        (
+            lambda c: c["word_counts"].__setitem__(0, ["!", 4]),
+            r"token '!' cannot come out of standardization \(lower=True, "
+            r"mask_digits=False, split_symbols=False\)",
+        ),
+    ],
+)
+def test_malformed_flag_json(change, message):
+    with pytest.raises(ArtifactError, match=message):
+        Tokenizer.from_json(_edited(change))
+
+
+def test_flags_vectorizer_reloads_without_custom_objects(tmp_path):
+    tok = Tokenizer(mask_digits=True, split_symbols=True).fit_on_texts(TRICKY)
+    inputs = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inputs, tok.vectorizer(8)(inputs))
+    path = tmp_path / "vectorizer.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        saved_config = archive.read("config.json").decode("utf-8")
+    assert "kerasseq>standardize_mask_digits_split_symbols" in saved_config
+    reloaded = keras.models.load_model(path)
+    assert reloaded.layers[-1].get_config()["standardize"] is standardizer(
+        mask_digits=True, split_symbols=True
+    )
+    probe = ["WIN £2500!! call 09061701461", "t&c's 🙂"]
+    np.testing.assert_array_equal(
+        reloaded(tf.constant(probe)), _reference_ids(tok, probe, 8)
+    )
+    assert tok.texts_to_sequences(probe[:1]) == tok.texts_to_sequences(
+        ["win £1000!! call 08712460324"]
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fit_texts=st.lists(text_strategy, max_size=5),
+    probe_texts=st.lists(text_strategy, min_size=1, max_size=5),
+    lower=st.booleans(),
+    mask_digits=st.booleans(),
+    split_symbols=st.booleans(),
+)
+def test_flags_vectorizer_parity_property(
+    fit_texts, probe_texts, lower, mask_digits, split_symbols
+):
+    tok = Tokenizer(
+        lower=lower, mask_digits=mask_digits, split_symbols=split_symbols
+    )
+    tok.fit_on_texts(["anchor", *fit_texts, *TRICKY])
+    in_graph = tok.vectorizer(10)(tf.constant(probe_texts))
+    np.testing.assert_array_equal(
+        in_graph, _reference_ids(tok, probe_texts, 10)
     )
