@@ -45,6 +45,11 @@ def _parser():
     train.add_argument("--maxlen", metavar="L",
                        help="sequence length (default: from the tokenizer)")
     train.add_argument("--max-tokens", metavar="V", dest="max_tokens")
+    train.add_argument("--mask-digits", action="store_true", default=None,
+                       dest="mask_digits", help="tokenize every digit as 0")
+    train.add_argument("--split-symbols", action="store_true", default=None,
+                       dest="split_symbols",
+                       help="punctuation, symbols, emoji become tokens")
     train.add_argument("--seed", metavar="S")
     train.add_argument("--set", action="append", default=[],
                        metavar="KEY=VALUE", dest="assignments")
@@ -84,8 +89,8 @@ def _parser():
 
 
 _TRAIN_FIELDS = ("model", "data", "out", "epochs", "batch_size", "maxlen",
-                 "max_tokens", "seed", "mixed_precision", "strategy",
-                 "deterministic", "overwrite")
+                 "max_tokens", "mask_digits", "split_symbols", "seed",
+                 "mixed_precision", "strategy", "deterministic", "overwrite")
 
 
 def _train(args):

@@ -67,6 +67,10 @@ class TrainConfig:
             choice (95th percentile of training lengths, capped).
         max_tokens: ids kept by the tokenizer, padding and OOV included;
             ``None`` keeps every training word.
+        mask_digits: the tokenizer maps every digit to 0 (phone numbers
+            and prices share tokens).
+        split_symbols: the tokenizer makes punctuation, symbols and emoji
+            tokens of their own (``£``, ``!``, ``&``).
         seed: seeds Python, NumPy and the backend, the validation split
             and the shuffling; always applied.
         validation_fraction: share of the training split held out
@@ -102,6 +106,8 @@ class TrainConfig:
     batch_size: int = 32
     maxlen: int | None = None
     max_tokens: int | None = 20000
+    mask_digits: bool = False
+    split_symbols: bool = False
     seed: int = 0
     validation_fraction: float = 0.1
     learning_rate: float = 1e-3
@@ -768,7 +774,10 @@ def _train(config, verbose):
     train_texts, train_labels, val_texts, val_labels = (
         dataset.validation_split(config.validation_fraction, config.seed)
     )
-    tokenizer = Tokenizer(num_words=config.max_tokens)
+    tokenizer = Tokenizer(
+        num_words=config.max_tokens, mask_digits=config.mask_digits,
+        split_symbols=config.split_symbols,
+    )
     tokenizer.fit_on_texts(train_texts)
     config = dataclasses.replace(
         config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams

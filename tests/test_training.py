@@ -377,3 +377,21 @@ def test_recipe_config_missing_default_data(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="mr.csv.gz not found in .*; pass "
                        "--data PATH or set KERASSEQ_DATA_DIR"):
         recipe_config("demo", {}, data_file="mr.csv.gz", argv=[])
+
+
+def test_tokenizer_options_reach_the_saved_tokenizer(tmp_path):
+
+    config = TrainConfig.from_dict(apply_overrides(
+        {"model": "bag_of_embeddings", "data": "builtin:synthetic_sentiment",
+         "out": str(tmp_path / "run"), "epochs": 1, "export": False,
+         "data_options": dict(TINY_DATA)},
+        ["mask_digits=true", "split_symbols=yes"],
+    ))
+    assert config.mask_digits and config.split_symbols
+    train(config, verbose=0)
+    tokenizer = Tokenizer.from_json(
+        (tmp_path / "run" / "tokenizer.json").read_text(encoding="utf-8")
+    )
+    assert tokenizer.texts_to_sequences(["12 !"]) == \
+        tokenizer.texts_to_sequences(["98 !"])
+    assert (tokenizer.mask_digits, tokenizer.split_symbols) == (True, True)
