@@ -380,7 +380,6 @@ def test_recipe_config_missing_default_data(tmp_path, monkeypatch):
 
 
 def test_tokenizer_options_reach_the_saved_tokenizer(tmp_path):
-
     config = TrainConfig.from_dict(apply_overrides(
         {"model": "bag_of_embeddings", "data": "builtin:synthetic_sentiment",
          "out": str(tmp_path / "run"), "epochs": 1, "export": False,
