@@ -5,8 +5,10 @@ Bayes log-count ratio ``r`` and fit a linear classifier on top.
 `LogCountRatioLogits` does this inside a Keras model, for any number of
 classes (one-vs-rest ratios): ``logit_c = sum_g r[g, c] * (prior +
 w[g, c]) + b_c`` over the distinct ids ``g`` of a text, with ``w``
-trained (L2 towards 0, so the model starts at, and is pulled back to,
-naive Bayes with weight `prior`). The ratios come from the training
+trained from 0 with an optional L2 penalty. With ``prior=0`` (the
+``nbsvm`` default) this is NBSVM's logistic regression on ratio-scaled
+binary features; ``prior > 0`` starts at, and pulls back towards, naive
+Bayes with weight `prior`. The ratios come from the training
 labels: `kerasseq.training.train` calls `adapt_to_labels` on the training
 split before fitting (no pre-trained or test data involved).
 """
@@ -59,7 +61,7 @@ class LogCountRatioLogits(keras.layers.Layer):
         Topic Classification", ACL 2012.
     """
 
-    def __init__(self, input_dim, num_classes, prior=1.0, smoothing=1.0,
+    def __init__(self, input_dim, num_classes, prior=0.0, smoothing=1.0,
                  l2=0.0, **kwargs):
         super().__init__(**kwargs)
         for name, value, low in (("input_dim", input_dim, 2),
@@ -159,7 +161,7 @@ class LogCountRatioLogits(keras.layers.Layer):
     "nbsvm",
     "NBSVM: naive Bayes log-count ratios of distinct words + hashed "
     "n-grams, learned per-n-gram weights, softmax",
-    {"max_n": 3, "buckets": 2**20, "prior": 1.0, "l2": 0.0},
+    {"max_n": 3, "buckets": 2**20, "prior": 0.0, "l2": 0.0},
 )
 def _nbsvm(ids, vocab_size, num_classes, hp):
     ngram_ids = NgramHashing(
