@@ -9,8 +9,9 @@ subset, in one process:
     arrays, ``model.fit``, and no mask (the same architecture cloned with
     ``mask_zero=False``);
 (b) kerasseq: right padding, masks, `kerasseq.pipeline.make_dataset` with
-    fixed length-bucket boundaries (each bucket padded to its upper
-    boundary so only a few shapes reach the model) and XLA
+    fixed length-bucket boundaries and ``pad_to_bucket_boundary=True``
+    (each batch padded to its bucket's longest length, the last bucket to
+    ``--maxlen``, so only a few shapes reach the model) and XLA
     (``jit_compile=True``) where valid, i.e. not for the cuDNN-eligible
     LSTM/GRU layers.
 
@@ -37,7 +38,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import (  # noqa: E402
@@ -136,18 +136,6 @@ def epoch_seconds(model, data, labels, args):
     return timer.seconds[0]
 
 
-def pad_to_bucket(boundaries, maxlen):
-    """Map padding each batch to its bucket's upper edge (few shapes)."""
-    edges = tf.constant([b - 1 for b in boundaries] + [maxlen], tf.int32)
-
-    def pad(ids, labels):
-        length = tf.shape(ids)[1]
-        target = tf.gather(edges, tf.searchsorted(edges, [length]))[0]
-        return tf.pad(ids, [[0, 0], [0, target - length]]), labels
-
-    return pad
-
-
 def supports_jit(model):
     """XLA only without cuDNN-eligible LSTM/GRU layers (cuDNN kernels have
     no XLA lowering; on a CPU, XLA also made the masked RNN loop slower)."""
@@ -165,7 +153,8 @@ def measure(name, sequences, labels, vocab_size, args):
     dataset = make_dataset(
         sequences, labels, batch_size=args.batch_size, maxlen=args.maxlen,
         seed=args.seed, bucket_boundaries=boundaries,
-    ).map(pad_to_bucket(boundaries, args.maxlen))
+        pad_to_bucket_boundary=True,
+    )
     jit = supports_jit(kerasseq_model)
     paths = {
         "plain": (plain_model, x, labels),
@@ -205,9 +194,10 @@ def section_text(rows, args, mean_length, started):
         "arrays, `model.fit`, no mask (the same model with "
         "`mask_zero=False`).",
         "- (b) kerasseq: right padding + masks, `make_dataset` with fixed "
-        f"bucket boundaries {args.boundaries} (each batch padded to its "
-        "bucket edge), `jit_compile=True` where valid (not for "
-        "cuDNN-eligible LSTM/GRU).",
+        f"bucket boundaries {args.boundaries} and "
+        "`pad_to_bucket_boundary=True` (each batch padded to its bucket's "
+        f"longest length, the last bucket to {args.maxlen}), "
+        "`jit_compile=True` where valid (not for cuDNN-eligible LSTM/GRU).",
         "- The two paths alternate epoch by epoch after one warm-up epoch "
         "each, so a change in the machine's load hits both alike.",
         f"- Machine: {machine()}.",

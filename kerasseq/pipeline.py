@@ -6,7 +6,9 @@ generator), truncates at the end to `maxlen`, shuffles with a seed
 padding (0) and prefetches. Batches are padded to their longest sequence;
 ``pad_to_maxlen=True`` pads every batch to exactly `maxlen` (static shapes
 for XLA). Bucketing by length (`bucket_boundaries`) groups sequences of
-similar length to reduce padding.
+similar length to reduce padding; ``pad_to_bucket_boundary=True`` pads each
+bucket's batches to the longest length that bucket holds, so only
+``len(boundaries) + 1`` shapes reach the model (fewer retraces).
 """
 
 import itertools
@@ -101,6 +103,7 @@ def make_dataset(
     cache=True,
     drop_remainder=False,
     pad_to_maxlen=False,
+    pad_to_bucket_boundary=False,
 ):
     """Batched `tf.data.Dataset` of right-padded int32 token ids.
 
@@ -118,6 +121,10 @@ def make_dataset(
         drop_remainder: drop the last incomplete batch (of each bucket).
         pad_to_maxlen: pad every batch to exactly `maxlen` (needs
             `maxlen`, no bucketing); otherwise to the longest in the batch.
+        pad_to_bucket_boundary: with bucketing, pad each batch of bucket
+            ``[b_lo, b_hi)`` to ``b_hi - 1`` (the longest length it holds)
+            and of the last bucket to `maxlen` (``None``: the longest
+            sequence), as `tf.data.Dataset.bucket_by_sequence_length` does.
 
     Returns:
         Dataset of ``(ids [B, T], labels [B])`` int32, or ``ids`` alone
@@ -130,6 +137,16 @@ def make_dataset(
         raise ConfigError(
             "pad_to_maxlen=True needs maxlen and no bucketing. Received: "
             f"maxlen={maxlen!r}, bucket_boundaries={bucket_boundaries!r}."
+        )
+    if not isinstance(pad_to_bucket_boundary, bool):
+        raise ConfigError(
+            "Expected pad_to_bucket_boundary to be True or False. "
+            f"Received: pad_to_bucket_boundary={pad_to_bucket_boundary!r}"
+        )
+    if pad_to_bucket_boundary and bucket_boundaries is None:
+        raise ConfigError(
+            "pad_to_bucket_boundary=True needs bucket_boundaries ('auto' or "
+            "a list of lengths). Received: bucket_boundaries=None."
         )
     ids, lengths = _ragged_ids(sequences, maxlen)
     if labels is None:
@@ -146,11 +163,18 @@ def make_dataset(
             len(lengths), seed=seed, reshuffle_each_iteration=True
         )
     boundaries = _boundaries(bucket_boundaries, lengths)
+    if pad_to_bucket_boundary:
+        # tf.data pads bucket i to boundaries[i] - 1 and accepts no
+        # element in the open last bucket: close it just above the
+        # longest possible length.
+        longest = int(lengths.max()) if maxlen is None else maxlen
+        boundaries = [b for b in boundaries if b <= longest] + [longest + 1]
     if boundaries:
         dataset = dataset.bucket_by_sequence_length(
             lambda ids, *_: tf.shape(ids)[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            pad_to_bucket_boundary=pad_to_bucket_boundary,
             drop_remainder=drop_remainder,
         )
     else:

@@ -605,17 +605,21 @@ def _training_datasets(config, tokenizer, splits, strategy):
     # Replicas exchange embedding gradients with collectives that need
     # equal shapes on every replica: fixed [batch, maxlen] batches then.
     replicated = strategy is not None and strategy.num_replicas_in_sync > 1
-    buckets = "auto" if config.bucketing and not replicated else None
+    bucketed = config.bucketing and not replicated
+    # Batches padded to their bucket's edge: few shapes, few retraces.
+    buckets = "auto" if bucketed else None
     train_ds = make_dataset(
         tokenizer.texts_to_sequences(train_texts), train_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
         seed=config.seed, bucket_boundaries=buckets,
+        pad_to_bucket_boundary=bucketed,
         pad_to_maxlen=replicated, drop_remainder=replicated,
     )
     val_ds = make_dataset(
         tokenizer.texts_to_sequences(val_texts), val_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
-        bucket_boundaries=buckets, pad_to_maxlen=replicated,
+        bucket_boundaries=buckets, pad_to_bucket_boundary=bucketed,
+        pad_to_maxlen=replicated,
     )
     if strategy is not None:
         train_ds, val_ds = _shard(train_ds), _shard(val_ds)

@@ -92,7 +92,8 @@ def test_throughput_smoke(tmp_path):
     ])
     assert [r["model"] for r in rows] == ["gru"]
     assert rows[0]["plain"] > 0 and rows[0]["kerasseq"] > 0
-    assert "| gru |" in results.read_text()
+    text = results.read_text()
+    assert "| gru |" in text and "`pad_to_bucket_boundary=True`" in text
 
 
 # ------------------------------------------ kerasseq/models/ngram.py layers
