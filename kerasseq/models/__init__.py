@@ -4,8 +4,9 @@
 `keras.Model` mapping right-padded int ids ``[batch, time]`` (0 = padding,
 any length) to class probabilities ``[batch, num_classes]``.
 
-Every model ends in ``Dense(num_classes, activation="softmax",
-dtype="float32")``, binary tasks included: one head keeps metrics,
+Every model ends in a float32 softmax over the classes (``Dense(
+num_classes, activation="softmax", dtype="float32")``; ``nbsvm`` applies
+it to its naive Bayes logits), binary tasks included: one head keeps metrics,
 export and probabilities uniform, and the float32 head keeps mixed
 precision numerically safe. Compile with
 ``loss="sparse_categorical_crossentropy"``.
