@@ -647,7 +647,7 @@ def _adapt_to_labels(model, tokenizer, train_split, config):
         maxlen=config.maxlen, shuffle=False, cache=False,
     )
     for layer in adapting:
-        inputs = keras.Model(model.inputs, layer.input)
+        inputs = keras.Model(model.input, layer.input)
         layer.adapt_to_labels(
             (keras.ops.convert_to_numpy(inputs(ids, training=False)),
              batch_labels.numpy())
