@@ -196,3 +196,23 @@ def test_previous_rows_keeps_datasets_not_rerun(tmp_path):
         "|---|---|---:|---|\n| mr | x | 1 | y |\n\n" + SERVING
     )
     assert accuracy.previous_rows(results, {("a", "m1")}) == [row_b]
+
+
+def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
+    ensemble = _load("ensemble")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_csv(data_dir / "tiny.csv.gz")
+    runs = tmp_path / "runs"
+    rows = ensemble.main([
+        "--data-dir", str(data_dir), "--dataset", "tiny", "--epochs", "1",
+        "--models", "bag_of_embeddings,nbsvm", "--runs-dir", str(runs),
+    ])
+    assert [name for name, _, _ in rows] == [
+        "bag_of_embeddings", "nbsvm", "bag_of_embeddings + nbsvm"
+    ]
+    for name, _, test in rows[:2]:
+        metrics = json.loads((runs / f"tiny_{name}" / "metrics.json")
+                             .read_text())
+        assert test == pytest.approx(metrics["accuracy"] * 100)
+    assert "| bag_of_embeddings + nbsvm |" in capsys.readouterr().out

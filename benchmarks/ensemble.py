@@ -1,0 +1,107 @@
+"""Model averaging: does an ensemble beat the best single model?
+
+For one dataset it trains each model (a recipe name such as ``best_mr``
+or a registered model name, as in ``accuracy.py``) with
+`kerasseq.training.train` on the same seed, hence the same validation
+split, then averages the class probabilities of every subset of two or
+more models and prints validation and test accuracy for each. Choose on
+the validation column; the test column is for the report only.
+
+Usage::
+
+    python benchmarks/ensemble.py --dataset mr \\
+        --models best_mr,ngram_bag,bilstm_bahdanau,ngram_bigru
+"""
+
+import argparse
+import itertools
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import (  # noqa: E402
+    REPO,
+    config_for,
+    default_data_dir,
+    find_datasets,
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--dataset", required=True,
+                        help="NAME of NAME.csv.gz in --data-dir")
+    parser.add_argument("--models", required=True,
+                        help="comma-separated recipe/model names (2 or more)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int,
+                        help="override every model's epochs")
+    parser.add_argument("--runs-dir", type=Path,
+                        default=REPO / "runs" / "ensemble")
+    args = parser.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if len(args.models) < 2:
+        parser.error("--models needs at least two names")
+    return args
+
+
+def probabilities(result, texts):
+    """Class probabilities of a finished run's model for raw `texts`."""
+    from kerasseq.text import pad
+
+    ids = pad(result.tokenizer.texts_to_sequences(texts), result.config.maxlen)
+    return result.model.predict(ids, verbose=0)
+
+
+def accuracy(probs, labels):
+    return float(np.mean(np.argmax(probs, axis=1) == labels)) * 100
+
+
+def main(argv=None):
+    from kerasseq.datasets import load_dataset
+    from kerasseq.training import train
+
+    args = parse_args(argv)
+    path = find_datasets(args.data_dir, args.dataset)[args.dataset]
+    outputs = {}
+    for model in args.models:
+        config = config_for(model, path,
+                            args.runs_dir / f"{args.dataset}_{model}", args)
+        result = train(config, verbose=0)
+        dataset = load_dataset(config.data, **config.data_options)
+        _, _, val_texts, val_labels = dataset.validation_split(
+            config.validation_fraction, config.seed
+        )
+        outputs[model] = (
+            probabilities(result, val_texts), np.asarray(val_labels),
+            probabilities(result, dataset.test_texts),
+            np.asarray(dataset.test_labels),
+        )
+    rows = []
+    for size in range(1, len(args.models) + 1):
+        for combo in itertools.combinations(args.models, size):
+            val = np.mean([outputs[m][0] for m in combo], axis=0)
+            test = np.mean([outputs[m][2] for m in combo], axis=0)
+            rows.append((" + ".join(combo),
+                         accuracy(val, outputs[combo[0]][1]),
+                         accuracy(test, outputs[combo[0]][3])))
+    print(f"| {args.dataset}: models averaged | val accuracy | "
+          "(test accuracy) |")
+    print("|---|---:|---:|")
+    for name, val, test in rows:
+        print(f"| {name} | {val:.2f} | ({test:.2f}) |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
