@@ -161,7 +161,8 @@ class LogCountRatioLogits(keras.layers.Layer):
     "nbsvm",
     "NBSVM: naive Bayes log-count ratios of distinct words + hashed "
     "n-grams, learned per-n-gram weights, softmax",
-    {"max_n": 3, "buckets": 2**20, "prior": 0.0, "l2": 0.0},
+    {"max_n": 3, "buckets": 2**20, "prior": 0.0, "smoothing": 1.0,
+     "l2": 0.0},
 )
 def _nbsvm(ids, vocab_size, num_classes, hp):
     ngram_ids = NgramHashing(
@@ -169,7 +170,8 @@ def _nbsvm(ids, vocab_size, num_classes, hp):
     )(ids)
     logits = LogCountRatioLogits(
         vocab_size + hp["buckets"], num_classes, prior=hp["prior"],
-        l2=hp["l2"], name="log_count_ratio_logits",
+        smoothing=hp["smoothing"], l2=hp["l2"],
+        name="log_count_ratio_logits",
     )(ngram_ids)
     return keras.layers.Activation(
         "softmax", dtype="float32", name="classifier"
