@@ -83,6 +83,9 @@ class TrainConfig:
             stopping restores the best weights; ``None`` disables it.
         bucketing: batch sequences of similar length (less padding).
         mixed_precision: train with the ``mixed_float16`` policy.
+        jit_compile: XLA-compile the train step: ``True``, ``False`` or
+            ``None`` (Keras' ``"auto"``: on with a GPU when every layer
+            supports XLA, off on CPU-only machines).
         strategy: ``"auto"`` (MirroredStrategy with more than one GPU,
             else the default), ``"none"``, ``"mirrored"`` or
             ``"multiworker"`` (MultiWorkerMirroredStrategy from
@@ -116,6 +119,7 @@ class TrainConfig:
     patience: int | None = 2
     bucketing: bool = True
     mixed_precision: bool = False
+    jit_compile: bool | None = None
     strategy: str = "auto"
     devices: list[str] | None = None
     deterministic: bool = False
@@ -234,6 +238,9 @@ def _check_field(name, value):
         _require(value is None or (isinstance(value, list) and value and all(
             isinstance(d, str) and d for d in value)), name,
             "a non-empty list of device names or none", value)
+    elif name == "jit_compile":
+        _require(value is None or isinstance(value, bool), name,
+                 "true, false or none (auto)", value)
     elif name in ("data_options", "hparams"):
         _require(isinstance(value, dict) and all(
             isinstance(k, str) for k in value), name,
@@ -537,6 +544,7 @@ def _environment(config, strategy, model):
         "strategy": _strategy_name(strategy),
         "replicas": strategy.num_replicas_in_sync if strategy else 1,
         "mixed_precision": config.mixed_precision,
+        "jit_compile": bool(model.jit_compile),
         "deterministic": config.deterministic,
         "cudnn_eligible": models.cudnn_eligible(model),
     }
@@ -821,6 +829,10 @@ def _train(config, verbose):
                 ),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
+                jit_compile=(
+                    "auto" if config.jit_compile is None
+                    else config.jit_compile
+                ),
             )
             _adapt_to_labels(model, tokenizer, (train_texts, train_labels),
                              config)

@@ -103,6 +103,8 @@ def test_unknown_key_lists_valid_keys():
         ({"strategy": "tpu"}, "one of: auto, none, mirrored, multiworker"),
         ({"class_weight": "auto"}, "one of: none, balanced"),
         ({"bucketing": "maybe"}, "'bucketing' must be true or false"),
+        ({"jit_compile": "maybe"},
+         "'jit_compile' must be true, false or none"),
         ({"hparams": [1]}, "'hparams' must be a dict"),
     ],
 )
@@ -394,3 +396,18 @@ def test_tokenizer_options_reach_the_saved_tokenizer(tmp_path):
     assert tokenizer.texts_to_sequences(["12 !"]) == \
         tokenizer.texts_to_sequences(["98 !"])
     assert (tokenizer.mask_digits, tokenizer.split_symbols) == (True, True)
+
+
+def test_jit_compile_reaches_the_model(tmp_path):
+    config = TrainConfig.from_dict(apply_overrides(
+        {"model": "bag_of_embeddings", "data": "builtin:synthetic_sentiment",
+         "out": str(tmp_path / "run"), "epochs": 1, "export": False,
+         "data_options": dict(TINY_DATA)},
+        ["jit_compile=true"],
+    ))
+    result = train(config, verbose=0)
+    assert result.model.jit_compile is True
+    environment = json.loads((tmp_path / "run" / "environment.json")
+                             .read_text())
+    assert environment["jit_compile"] is True
+    assert TrainConfig().jit_compile is None
