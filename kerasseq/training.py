@@ -606,10 +606,10 @@ def _learning_rate(config, train_ds):
     return config.learning_rate
 
 
-def _training_datasets(config, tokenizer, splits, strategy):
+def _training_datasets(config, splits, strategy):
     from kerasseq.pipeline import make_dataset
 
-    train_texts, train_labels, val_texts, val_labels = splits
+    train_sequences, train_labels, val_sequences, val_labels = splits
     # Replicas exchange embedding gradients with collectives that need
     # equal shapes on every replica: fixed [batch, maxlen] batches then.
     replicated = strategy is not None and strategy.num_replicas_in_sync > 1
@@ -617,14 +617,14 @@ def _training_datasets(config, tokenizer, splits, strategy):
     # Batches padded to their bucket's edge: few shapes, few retraces.
     buckets = "auto" if bucketed else None
     train_ds = make_dataset(
-        tokenizer.texts_to_sequences(train_texts), train_labels,
+        train_sequences, train_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
         seed=config.seed, bucket_boundaries=buckets,
         pad_to_bucket_boundary=bucketed,
         pad_to_maxlen=replicated, drop_remainder=replicated,
     )
     val_ds = make_dataset(
-        tokenizer.texts_to_sequences(val_texts), val_labels,
+        val_sequences, val_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
         bucket_boundaries=buckets, pad_to_bucket_boundary=bucketed,
         pad_to_maxlen=replicated,
@@ -634,7 +634,7 @@ def _training_datasets(config, tokenizer, splits, strategy):
     return train_ds, val_ds
 
 
-def _adapt_to_labels(model, tokenizer, train_split, config):
+def _adapt_to_labels(model, train_split, config):
     """Runs ``adapt_to_labels`` of layers that learn statistics of labels.
 
     Such a layer (e.g. `LogCountRatioLogits`) receives ``(inputs,
@@ -649,9 +649,9 @@ def _adapt_to_labels(model, tokenizer, train_split, config):
                 if hasattr(layer, "adapt_to_labels")]
     if not adapting:
         return
-    texts, labels = train_split
+    sequences, labels = train_split
     dataset = make_dataset(
-        tokenizer.texts_to_sequences(texts), labels, batch_size=256,
+        sequences, labels, batch_size=256,
         maxlen=config.maxlen, shuffle=False, cache=False,
     )
     for layer in adapting:
@@ -815,8 +815,10 @@ def _train(config, verbose):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    splits = (train_texts, train_labels, val_texts, val_labels)
-    train_ds, val_ds = _training_datasets(config, tokenizer, splits, strategy)
+    train_sequences = tokenizer.texts_to_sequences(train_texts)
+    splits = (train_sequences, train_labels,
+              tokenizer.texts_to_sequences(val_texts), val_labels)
+    train_ds, val_ds = _training_datasets(config, splits, strategy)
     with _precision_policy(config.mixed_precision):
         with strategy.scope() if strategy else contextlib.nullcontext():
             model = models.build(
@@ -834,8 +836,7 @@ def _train(config, verbose):
                     else config.jit_compile
                 ),
             )
-            _adapt_to_labels(model, tokenizer, (train_texts, train_labels),
-                             config)
+            _adapt_to_labels(model, (train_sequences, train_labels), config)
         if _prepare_run_dir(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{_finished_epochs(run_dir)} finished epoch(s)")
