@@ -15,6 +15,7 @@ Usage::
 
 import argparse
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -74,11 +75,15 @@ def main(argv=None):
     args = parse_args(argv)
     path = find_datasets(args.data_dir, args.dataset)[args.dataset]
     outputs = {}
+    datasets = {}  # loaded once per set of data options
     for model in args.models:
         config = config_for(model, path,
                             args.runs_dir / f"{args.dataset}_{model}", args)
         result = train(config, verbose=0)
-        dataset = load_dataset(config.data, **config.data_options)
+        key = json.dumps(config.data_options, sort_keys=True)
+        if key not in datasets:
+            datasets[key] = load_dataset(config.data, **config.data_options)
+        dataset = datasets[key]
         _, _, val_texts, val_labels = dataset.validation_split(
             config.validation_fraction, config.seed
         )
