@@ -8,10 +8,11 @@ subset, in one process:
     ``--maxlen`` with its default *pre*-padding and truncation, NumPy
     arrays, ``model.fit``, and no mask (the same architecture cloned with
     ``mask_zero=False``);
-(b) kerasseq: right padding, masks, `kerasseq.pipeline.make_dataset` with
-    fixed length-bucket boundaries and ``pad_to_bucket_boundary=True``
-    (each batch padded to its bucket's longest length, the last bucket to
-    ``--maxlen``, so only a few shapes reach the model) and XLA
+(b) kerasseq: right padding, masks, `kerasseq.pipeline.make_dataset` as
+    `kerasseq.train` uses it: each window of ``--sort-window`` shuffled
+    batches sorted by length and cut into full batches, each padded to
+    its longest sequence rounded up to a multiple of 8 tokens (32 with
+    XLA, to bound the number of compiled shapes), and XLA
     (``jit_compile=True``) where valid, i.e. not for the cuDNN-eligible
     LSTM/GRU layers.
 
@@ -75,8 +76,8 @@ def parse_args(argv=None):
     parser.add_argument("--max-tokens", type=int, default=20000)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--boundaries", default="50,100,150,200,250,300,350",
-                        help="fixed bucket boundaries (tokens)")
+    parser.add_argument("--sort-window", type=int, default=32,
+                        help="batches per window sorted by length")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-write", action="store_true",
@@ -149,13 +150,12 @@ def measure(name, sequences, labels, vocab_size, args):
     plain_model = without_mask(kerasseq_model)
 
     x = keras.utils.pad_sequences(sequences, maxlen=args.maxlen)
-    boundaries = [int(b) for b in args.boundaries.split(",")]
+    jit = supports_jit(kerasseq_model)
     dataset = make_dataset(
         sequences, labels, batch_size=args.batch_size, maxlen=args.maxlen,
-        seed=args.seed, bucket_boundaries=boundaries,
-        pad_to_bucket_boundary=True,
+        seed=args.seed, sort_window=args.sort_window,
+        pad_to_multiple_of=32 if jit else 8,
     )
-    jit = supports_jit(kerasseq_model)
     paths = {
         "plain": (plain_model, x, labels),
         "kerasseq": (kerasseq_model, dataset, None),
@@ -193,11 +193,12 @@ def section_text(rows, args, mean_length, started):
         "- (a) plain Keras: `pad_sequences` (default pre-padding), NumPy "
         "arrays, `model.fit`, no mask (the same model with "
         "`mask_zero=False`).",
-        "- (b) kerasseq: right padding + masks, `make_dataset` with fixed "
-        f"bucket boundaries {args.boundaries} and "
-        "`pad_to_bucket_boundary=True` (each batch padded to its bucket's "
-        f"longest length, the last bucket to {args.maxlen}), "
-        "`jit_compile=True` where valid (not for cuDNN-eligible LSTM/GRU).",
+        "- (b) kerasseq: right padding + masks, `make_dataset` as "
+        "`train()` uses it: windows of "
+        f"`sort_window={args.sort_window}` shuffled batches sorted by "
+        "length, batches padded to their longest sequence rounded up to a "
+        "multiple of 8 tokens (32 with XLA), `jit_compile=True` where valid "
+        "(not for cuDNN-eligible LSTM/GRU).",
         "- The two paths alternate epoch by epoch after one warm-up epoch "
         "each, so a change in the machine's load hits both alike.",
         f"- Machine: {machine()}.",

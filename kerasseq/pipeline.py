@@ -9,6 +9,10 @@ for XLA). Bucketing by length (`bucket_boundaries`) groups sequences of
 similar length to reduce padding; ``pad_to_bucket_boundary=True`` pads each
 bucket's batches to the longest length that bucket holds, so only
 ``len(boundaries) + 1`` shapes reach the model (fewer retraces).
+``sort_window=k`` instead sorts each window of ``k`` batches (after the
+shuffle) by length, cuts it into batches and shuffles those: every batch
+is full and holds neighbours in length, so less padding than fixed
+buckets; ``pad_to_multiple_of`` then bounds the number of shapes.
 """
 
 import itertools
@@ -104,6 +108,8 @@ def make_dataset(
     drop_remainder=False,
     pad_to_maxlen=False,
     pad_to_bucket_boundary=False,
+    sort_window=None,
+    pad_to_multiple_of=None,
 ):
     """Batched `tf.data.Dataset` of right-padded int32 token ids.
 
@@ -125,6 +131,14 @@ def make_dataset(
             ``[b_lo, b_hi)`` to ``b_hi - 1`` (the longest length it holds)
             and of the last bucket to `maxlen` (``None``: the longest
             sequence), as `tf.data.Dataset.bucket_by_sequence_length` does.
+        sort_window: ``None`` or a number of batches k: each window of
+            ``k * batch_size`` sequences (after the shuffle) is sorted by
+            length and cut into batches, which are then shuffled (within
+            ``k`` batches). Not with `bucket_boundaries`.
+        pad_to_multiple_of: ``None`` or m: pad each batch's length up to
+            a multiple of m, but not beyond `maxlen` (``None``: the
+            longest sequence), so at most ``maxlen / m + 1`` shapes reach
+            the model (XLA compiles one program per shape).
 
     Returns:
         Dataset of ``(ids [B, T], labels [B])`` int32, or ``ids`` alone
@@ -147,6 +161,22 @@ def make_dataset(
         raise ConfigError(
             "pad_to_bucket_boundary=True needs bucket_boundaries ('auto' or "
             "a list of lengths). Received: bucket_boundaries=None."
+        )
+    for name, value in (("sort_window", sort_window),
+                        ("pad_to_multiple_of", pad_to_multiple_of)):
+        if value is not None:
+            _check_positive(name, value)
+    if sort_window is not None and bucket_boundaries is not None:
+        raise ConfigError(
+            "sort_window and bucket_boundaries are two ways of batching by "
+            "length; give one. Received: sort_window="
+            f"{sort_window!r}, bucket_boundaries={bucket_boundaries!r}."
+        )
+    if pad_to_multiple_of is not None and (
+            pad_to_maxlen or pad_to_bucket_boundary):
+        raise ConfigError(
+            "pad_to_multiple_of cannot be combined with pad_to_maxlen or "
+            "pad_to_bucket_boundary (each fixes the batch length itself)."
         )
     ids, lengths = _ragged_ids(sequences, maxlen)
     if labels is None:
@@ -180,10 +210,53 @@ def make_dataset(
     else:
         length = maxlen if pad_to_maxlen else None
         shapes = [length] if labels is None else ([length], [])
+        if sort_window is not None:
+            window = sort_window * batch_size
+            dataset = dataset.ragged_batch(window).map(_sort_by_length)
+            # Rows come back as ragged-rank-0 tensors: make them dense.
+            dataset = dataset.unbatch().map(_on_ids(tf.identity))
         dataset = dataset.padded_batch(
             batch_size, padded_shapes=shapes, drop_remainder=drop_remainder
         )
+        if sort_window is not None and shuffle:
+            dataset = dataset.shuffle(
+                sort_window, seed=seed, reshuffle_each_iteration=True
+            )
+    if pad_to_multiple_of is not None:
+        longest = int(lengths.max()) if maxlen is None else maxlen
+        dataset = dataset.map(_on_ids(
+            lambda ids: _pad_to_multiple(ids, pad_to_multiple_of, longest)
+        ))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _on_ids(function):
+    """A map function applying `function` to the ids of ``ids`` or
+    ``(ids, labels)`` elements."""
+
+    def apply(ids, *labels):
+        return (function(ids), *labels) if labels else function(ids)
+
+    return apply
+
+
+def _sort_by_length(ids, *labels):
+    """A ragged window of rows (and labels) in order of length."""
+    order = tf.argsort(ids.row_lengths(), stable=True)
+    if not labels:
+        return tf.gather(ids, order)
+    return tf.gather(ids, order), tf.gather(labels[0], order)
+
+
+def _pad_to_multiple(ids, multiple, longest):
+    """Right-pads ``[B, T]`` ids to ``T`` rounded up to `multiple`, but
+    not beyond ``max(T, longest)``."""
+    length = tf.shape(ids)[1]
+    target = tf.minimum(
+        (length + multiple - 1) // multiple * multiple,
+        tf.maximum(length, longest),
+    )
+    return tf.pad(ids, [[0, 0], [0, target - length]])
 
 
 def _boundaries(bucket_boundaries, lengths):

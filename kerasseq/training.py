@@ -41,6 +41,8 @@ RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 LOG_FILE = "training_log.csv"
 BACKUP_DIR = "backup"
+# Batches per window sorted by length when `bucketing` is on.
+SORT_WINDOW = 32
 _STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 _LR_SCHEDULES = (None, "cosine", "plateau")
 _CLASS_WEIGHTS = (None, "balanced")
@@ -81,7 +83,9 @@ class TrainConfig:
         class_weight: ``None`` or ``"balanced"`` (scikit-learn weights).
         patience: epochs without val_loss improvement before early
             stopping restores the best weights; ``None`` disables it.
-        bucketing: batch sequences of similar length (less padding).
+        bucketing: batch sequences of similar length (less padding):
+            each window of 32 shuffled batches is sorted by length and
+            cut into batches, padded to a multiple of 8 tokens.
         mixed_precision: train with the ``mixed_float16`` policy.
         jit_compile: XLA-compile the train step: ``True``, ``False`` or
             ``None`` (Keras' ``"auto"``: on with a GPU when every layer
@@ -614,24 +618,33 @@ def _training_datasets(config, splits, strategy):
     # equal shapes on every replica: fixed [batch, maxlen] batches then.
     replicated = strategy is not None and strategy.num_replicas_in_sync > 1
     bucketed = config.bucketing and not replicated
-    # Batches padded to their bucket's edge: few shapes, few retraces.
-    buckets = "auto" if bucketed else None
+    # Windows of batches sorted by length: full batches, little padding;
+    # lengths rounded up to a multiple of 8 keep the shapes few.
+    by_length = dict(sort_window=SORT_WINDOW, pad_to_multiple_of=8) if (
+        bucketed) else {}
     train_ds = make_dataset(
         train_sequences, train_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
-        seed=config.seed, bucket_boundaries=buckets,
-        pad_to_bucket_boundary=bucketed,
-        pad_to_maxlen=replicated, drop_remainder=replicated,
+        seed=config.seed, pad_to_maxlen=replicated,
+        drop_remainder=replicated, **by_length,
     )
     val_ds = make_dataset(
         val_sequences, val_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
-        bucket_boundaries=buckets, pad_to_bucket_boundary=bucketed,
-        pad_to_maxlen=replicated,
+        pad_to_maxlen=replicated, **by_length,
     )
     if strategy is not None:
         train_ds, val_ds = _shard(train_ds), _shard(val_ds)
     return train_ds, val_ds
+
+
+def _adapt_to_vocabulary(model, tokenizer):
+    """Runs ``adapt_to_vocabulary(tokenizer.vocabulary)`` of the layers
+    that have it (e.g. `SubwordHashing`, whose table is built from the
+    words)."""
+    for layer in model.layers:
+        if hasattr(layer, "adapt_to_vocabulary"):
+            layer.adapt_to_vocabulary(tokenizer.vocabulary)
 
 
 def _adapt_to_labels(model, train_split, config):
@@ -836,6 +849,7 @@ def _train(config, verbose):
                     else config.jit_compile
                 ),
             )
+            _adapt_to_vocabulary(model, tokenizer)
             _adapt_to_labels(model, (train_sequences, train_labels), config)
         if _prepare_run_dir(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "

@@ -86,14 +86,14 @@ def test_throughput_smoke(tmp_path):
     results = tmp_path / "RESULTS.md"
     rows = throughput.main([
         "--data", str(data), "--samples", "32", "--repeats", "1",
-        "--models", "gru", "--maxlen", "12", "--boundaries", "4,8",
+        "--models", "gru", "--maxlen", "12", "--sort-window", "2",
         "--embedding-dim", "8", "--units", "8", "--batch-size", "8",
         "--results", str(results),
     ])
     assert [r["model"] for r in rows] == ["gru"]
     assert rows[0]["plain"] > 0 and rows[0]["kerasseq"] > 0
     text = results.read_text()
-    assert "| gru |" in text and "`pad_to_bucket_boundary=True`" in text
+    assert "| gru |" in text and "`sort_window=2`" in text
 
 
 # ------------------------------------------ kerasseq/models/ngram.py layers

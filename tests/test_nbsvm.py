@@ -58,3 +58,31 @@ def test_nbsvm_is_registered_with_defaults():
     assert "nbsvm" in models.names()
     model = models.build("nbsvm", 20, 2, buckets=64)
     assert model.output_shape == (None, 2)
+
+
+def test_subwords_are_adapted_and_exported(tmp_path):
+    from kerasseq import exporter
+
+    config = TrainConfig(
+        model="nbsvm", data=str(write_topic_csv(tmp_path / "topics.csv")),
+        out=str(tmp_path / "run"), epochs=2, batch_size=16,
+        hparams={"buckets": 2**10, "max_n": 1, "subword_max_n": 4,
+                 "subword_buckets": 2**12},
+        export=True,
+    )
+    result = train(config, verbose=0)
+    table = result.model.get_layer("subword_hashing").table.numpy()
+    word_id = result.tokenizer.word_index["goal"]
+    # "<goal>" has 5 + 4 + 3 character 2-4-grams, offset past the words
+    # and word n-gram ids.
+    grams = table[word_id][table[word_id] != 0]
+    assert len(grams) == 12
+    assert grams.min() >= result.tokenizer.vocab_size + 2**10
+    assert not table[:2].any()  # padding and OOV
+    texts = ["we saw a goal", "new soup today", "old chip code"]
+    results = exporter.predict(tmp_path / "run" / "saved_model", texts)
+    probs = [list(r["probabilities"].values()) for r in results]
+    ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
+    np.testing.assert_allclose(
+        probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
+    )

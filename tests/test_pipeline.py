@@ -51,16 +51,16 @@ def test_ids_only_and_pad_to_maxlen():
         make_dataset([[1]], pad_to_maxlen=True)
 
 
-@pytest.mark.parametrize("bucket_boundaries", [None, "auto", [5, 12]])
-def test_every_example_once_per_epoch(bucket_boundaries):
+@pytest.mark.parametrize(
+    "by_length",
+    [{}, {"bucket_boundaries": "auto"}, {"bucket_boundaries": [5, 12]},
+     {"sort_window": 3}, {"sort_window": 2, "pad_to_multiple_of": 8}],
+)
+def test_every_example_once_per_epoch(by_length):
     sequences = _sequences(57)
     labels = [i % 3 for i in range(57)]
     dataset = make_dataset(
-        sequences,
-        labels,
-        batch_size=8,
-        maxlen=20,
-        bucket_boundaries=bucket_boundaries,
+        sequences, labels, batch_size=8, maxlen=20, **by_length
     )
     expected = sorted(s[:20] for s in sequences)
     for _ in range(2):
@@ -107,6 +107,49 @@ def test_bucketing_reduces_padding():
         make_dataset(sequences, batch_size=16, bucket_boundaries="auto")
     )
     assert bucketed < 0.6 * plain  # measured: ~0.42 vs ~0.76
+
+
+def test_sort_window_batches_are_full_and_sorted_within_windows():
+    sequences = _sequences(100, low=1, high=40)
+    lengths = {s[0]: len(s[:30]) for s in sequences}
+    dataset = make_dataset(sequences, batch_size=8, maxlen=30, seed=2,
+                           sort_window=4)
+    batches = [_rows(ids) for ids in dataset]
+    # 100 = 12 full batches + 4; only the last window's last batch is short.
+    assert sorted(len(b) for b in batches) == [4] + [8] * 12
+    shuffled = make_dataset(sequences, batch_size=8, maxlen=30, seed=2)
+    for ids in dataset:
+        rows = _rows(ids)
+        assert ids.shape[1] == max(lengths[r[0]] for r in rows)
+    sorted_padding = _padding_fraction(dataset)
+    assert sorted_padding < 0.5 * _padding_fraction(shuffled)
+    # The batches of a window come in a new order every epoch.
+    assert _epoch_order(dataset) != _epoch_order(dataset)
+
+
+def test_sort_window_without_shuffle_keeps_windows_in_order():
+    sequences = _sequences(24, low=1)
+    dataset = make_dataset(sequences, batch_size=4, shuffle=False,
+                           sort_window=3)
+    order = _epoch_order(dataset)
+    # Window k holds examples 12k+1 .. 12k+12, sorted by length (stable).
+    for start in (0, 12):
+        window = sequences[start:start + 12]
+        expected = [s[0] for s in sorted(window, key=len)]
+        assert order[start:start + 12] == expected
+
+
+@pytest.mark.parametrize("maxlen, longest, expected", [
+    (None, 13, 13), (20, 13, 16), (14, 13, 14), (None, 16, 16),
+])
+def test_pad_to_multiple_of(maxlen, longest, expected):
+    sequences = [[5] * longest, [6] * 3]
+    ids, _ = next(iter(make_dataset(
+        sequences, [0, 1], batch_size=2, maxlen=maxlen, shuffle=False,
+        pad_to_multiple_of=8,
+    )))
+    assert ids.shape == (2, expected)
+    assert np.count_nonzero(ids) == min(longest, maxlen or longest) + 3
 
 
 def test_bucket_boundaries_for_quantiles():
@@ -200,3 +243,10 @@ def test_bad_arguments():
         make_dataset([[1]], bucket_boundaries=[2], pad_to_bucket_boundary=1)
     with pytest.raises(ConfigError, match="needs bucket_boundaries"):
         make_dataset([[1]], maxlen=4, pad_to_bucket_boundary=True)
+    with pytest.raises(ConfigError, match="give one"):
+        make_dataset([[1]], sort_window=2, bucket_boundaries="auto")
+    with pytest.raises(ConfigError, match="sort_window to be a positive"):
+        make_dataset([[1]], sort_window=0)
+    with pytest.raises(ConfigError, match="pad_to_multiple_of cannot"):
+        make_dataset([[1]], maxlen=3, pad_to_maxlen=True,
+                     pad_to_multiple_of=8)

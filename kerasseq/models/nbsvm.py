@@ -8,7 +8,9 @@ w[g, c]) + b_c`` over the distinct ids ``g`` of a text, with ``w``
 trained from 0 with an optional L2 penalty. With ``prior=0`` (the
 ``nbsvm`` default) this is NBSVM's logistic regression on ratio-scaled
 binary features; ``prior > 0`` starts at, and pulls back towards, naive
-Bayes with weight `prior`. The ratios come from the training
+Bayes with weight `prior`. With ``subword_max_n`` > 0 the character
+``subword_min_n..subword_max_n``-grams of every word (`SubwordHashing`)
+are features too. The ratios come from the training
 labels: `kerasseq.training.train` calls `adapt_to_labels` on the training
 split before fitting (no pre-trained or test data involved).
 """
@@ -17,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasseq.models.ngram import NgramHashing
+from kerasseq.models.ngram import NgramHashing, SubwordHashing
 from kerasseq.models.registry import register
 
 
@@ -160,19 +162,29 @@ class LogCountRatioLogits(keras.layers.Layer):
 @register(
     "nbsvm",
     "NBSVM: naive Bayes log-count ratios of distinct words + hashed "
-    "n-grams, learned per-n-gram weights, softmax",
-    {"max_n": 3, "buckets": 2**20, "prior": 0.0, "smoothing": 1.0,
-     "l2": 0.0},
+    "n-grams (+ character n-grams of words), learned weights, softmax",
+    {"max_n": 3, "buckets": 2**20, "subword_min_n": 2, "subword_max_n": 0,
+     "subword_buckets": 2**20, "prior": 0.0, "smoothing": 1.0, "l2": 0.0},
 )
 def _nbsvm(ids, vocab_size, num_classes, hp):
-    ngram_ids = NgramHashing(
+    features = NgramHashing(
         vocab_size, hp["buckets"], hp["max_n"], name="ngram_hashing"
     )(ids)
+    input_dim = vocab_size + hp["buckets"]
+    if hp["subword_max_n"]:
+        subwords = SubwordHashing(
+            vocab_size, hp["subword_buckets"], hp["subword_min_n"],
+            hp["subword_max_n"], offset=input_dim, name="subword_hashing",
+        )(ids)
+        features = keras.layers.Concatenate(name="features")(
+            [features, subwords]
+        )
+        input_dim += hp["subword_buckets"]
     logits = LogCountRatioLogits(
-        vocab_size + hp["buckets"], num_classes, prior=hp["prior"],
+        input_dim, num_classes, prior=hp["prior"],
         smoothing=hp["smoothing"], l2=hp["l2"],
         name="log_count_ratio_logits",
-    )(ngram_ids)
+    )(features)
     return keras.layers.Activation(
         "softmax", dtype="float32", name="classifier"
     )(logits)

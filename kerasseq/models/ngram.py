@@ -6,9 +6,14 @@ raw strings. The ids share one masked embedding table (words first, then
 `buckets` hashed n-gram rows); a masked mean over all of them feeds the
 softmax head (``ngram_bag``) or a bidirectional GRU with attention
 pooling reads the sequence of per-position n-gram sums (``ngram_bigru``).
+`SubwordHashing` maps each word id to hashed ids of the word's character
+n-grams (used by ``nbsvm``).
 """
 
+import zlib
+
 import keras
+import numpy as np
 from keras import ops
 
 from kerasseq.models import common
@@ -89,6 +94,131 @@ class NgramHashing(keras.layers.Layer):
             "vocab_size": self.vocab_size,
             "buckets": self.buckets,
             "max_n": self.max_n,
+        }
+
+
+def _char_ngram_ids(word, min_n, max_n, buckets):
+    """Hashed ids (``crc32 % buckets``) of the character n-grams of
+    ``<word>``, shortest n first, each distinct n-gram once."""
+    marked = f"<{word}>"
+    seen = {}
+    for n in range(min_n, max_n + 1):
+        for start in range(len(marked) - n + 1):
+            gram = marked[start : start + n]
+            seen.setdefault(gram, zlib.crc32(gram.encode("utf-8")) % buckets)
+    return list(seen.values())
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class SubwordHashing(keras.layers.Layer):
+    """Hashed character n-gram ids of each word id (fastText subwords).
+
+    ``[B, T]`` word ids become ``[B, T * max_per_word]`` ids: for each
+    word, ``offset + crc32(g) % buckets`` for its character n-grams ``g``
+    of ``min_n..max_n`` characters, the word written as ``<word>`` (so
+    prefixes and suffixes differ from inner n-grams), shortest first and
+    at most `max_per_word` of them; 0 fills the unused slots and stands
+    for padding and out-of-vocabulary ids. Unseen inflections of training
+    words ("unfunny", "overlong") share n-grams with them.
+
+    The per-word ids are a non-trainable int32 table set from the
+    vocabulary by `adapt_to_vocabulary` (which `kerasseq.training.train`
+    calls), so a saved model keeps them and the export still takes raw
+    strings. Before that the table is all 0 (no n-grams).
+
+    Args:
+        vocab_size: number of word ids (``Tokenizer.vocab_size``).
+        buckets: number of hashed n-gram ids, at most ``2**20``.
+        min_n: shortest n-gram (characters, ``<``/``>`` included), >= 1.
+        max_n: longest n-gram, >= `min_n`.
+        max_per_word: n-gram slots per word.
+        offset: added to every n-gram id (ids before it are used by
+            words and word n-grams).
+
+    Example:
+
+    >>> layer = SubwordHashing(vocab_size=4, buckets=100, max_per_word=8)
+    >>> layer.adapt_to_vocabulary(["fun", "funny"])
+    >>> layer(np.array([[2, 3, 0]])).shape
+    (1, 24)
+    """
+
+    def __init__(self, vocab_size, buckets=2**20, min_n=2, max_n=5,
+                 max_per_word=48, offset=0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low, high in (
+            ("vocab_size", vocab_size, 3, None),
+            ("buckets", buckets, 1, _MAX_BUCKETS),
+            ("min_n", min_n, 1, None),
+            ("max_n", max_n, min_n, None),
+            ("max_per_word", max_per_word, 1, None),
+            ("offset", offset, 0, 2**31 - 1 - _MAX_BUCKETS),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
+                upper = "" if high is None else f" and <= {high}"
+                raise ValueError(
+                    f"Expected {name} to be an integer >= {low}{upper}. "
+                    f"Received: {name}={value!r}"
+                )
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+        self.min_n = min_n
+        self.max_n = max_n
+        self.max_per_word = max_per_word
+        self.offset = offset
+
+    def build(self, input_shape):
+        self.table = self.add_weight(
+            shape=(self.vocab_size, self.max_per_word), dtype="int32",
+            initializer="zeros", trainable=False, name="table",
+        )
+
+    def adapt_to_vocabulary(self, vocabulary):
+        """Fills the table from the words of ids 2, 3, ... in order
+        (`kerasseq.text.Tokenizer.vocabulary`; id 0 is padding, 1 OOV)."""
+        if len(vocabulary) + 2 > self.vocab_size:
+            raise ValueError(
+                f"Expected at most {self.vocab_size - 2} words (vocab_size "
+                f"{self.vocab_size} minus padding and OOV). Received "
+                f"{len(vocabulary)} words."
+            )
+        if not self.built:
+            self.build((None, None))
+        table = np.zeros((self.vocab_size, self.max_per_word), "int32")
+        for index, word in enumerate(vocabulary, start=2):
+            ids = _char_ngram_ids(word, self.min_n, self.max_n, self.buckets)
+            ids = ids[: self.max_per_word]
+            table[index, : len(ids)] = np.asarray(ids) + self.offset
+        self.table.assign(table)
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int32")
+        grams = ops.take(self.table, ids, axis=0)
+        return ops.reshape(
+            grams, (-1, ops.shape(ids)[1] * self.max_per_word)
+        )
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        return (
+            input_shape[0],
+            None if steps is None else steps * self.max_per_word,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "buckets": self.buckets,
+            "min_n": self.min_n,
+            "max_n": self.max_n,
+            "max_per_word": self.max_per_word,
+            "offset": self.offset,
         }
 
 
