@@ -308,6 +308,9 @@ def machine():
 def format_row(dataset, model, metrics, command):
     epochs = metrics.get("epochs_run")
     seconds = metrics.get("train_seconds")
+    if metrics.get("refit_epochs"):
+        epochs = f"{epochs} + refit {metrics['refit_epochs']}"
+        seconds += metrics["refit_seconds"]
     return (
         f"| {dataset} | {model} | {100 * metrics['accuracy']:.2f} | "
         f"{100 * metrics['macro_f1']:.2f} | "
@@ -325,8 +328,10 @@ def section_text(rows, args, started):
         f"{started:%Y-%m-%d %H:%M} UTC; rows of datasets not rerun are "
         f"kept). Seed {args.seed}; the models are "
         "tuned only on the validation split carved from train "
-        "(early stopping restores the best val_loss epoch); train s = "
-        "wall time of `model.fit` (all epochs).",
+        "(early stopping restores the best val_loss epoch; `refit N`: "
+        "then a fresh model trained on all of train for those N epochs "
+        "is the one tested); train s = wall time of `model.fit` (all "
+        "epochs, refit included).",
         "",
         f"- Machine: {machine()}.",
         f"- Baseline `{BASELINE}`: {BASELINE_LABEL}, fitted in the same "

@@ -31,6 +31,7 @@ from kerasseq import training
 DEFAULTS = dict(
     model="nbsvm",  # log-count ratios of distinct 1-3-grams x learned weights
     epochs=6,  # early stopping (patience 2) restores the best epoch
+    refit=True,  # then a fresh model on all of train for that many epochs
     batch_size=64,
     max_tokens=None,  # keep every training word
     maxlen=2500,  # full reviews (the longest has ~2,500 words)

@@ -34,6 +34,7 @@ from kerasseq import training
 DEFAULTS = dict(
     model="nbsvm",  # log-count ratios of distinct words x learned weights
     epochs=20,  # early stopping (patience 2) restores the best epoch
+    refit=True,  # then a fresh model on all of train for that many epochs
     batch_size=32,
     max_tokens=None,  # keep every training word
     mask_digits=True,  # 07781 482378 -> 00000 000000

@@ -106,6 +106,8 @@ def test_unknown_key_lists_valid_keys():
         ({"jit_compile": "maybe"},
          "'jit_compile' must be true, false or none"),
         ({"hparams": [1]}, "'hparams' must be a dict"),
+        ({"refit": True, "strategy": "multiworker"},
+         "refit is not supported with strategy 'multiworker'"),
     ],
 )
 def test_invalid_values_name_key_and_fix(values, message):
@@ -412,3 +414,27 @@ def test_jit_compile_reaches_the_model(tmp_path):
                              .read_text())
     assert environment["jit_compile"] is True
     assert TrainConfig().jit_compile is None
+
+
+def test_refit_trains_on_all_training_examples(tmp_path):
+    from kerasseq.datasets import load_dataset
+
+    config = tiny_config(tmp_path / "run", epochs=4, patience=1, refit=True)
+    result = train(config, verbose=0)
+    log = json.loads((tmp_path / "run" / "history.json").read_text())
+    best = int(np.argmin(log["val_loss"])) + 1
+    assert result.metrics["refit_epochs"] == best
+    assert result.metrics["refit_seconds"] > 0
+    # The reported model is the refit one: the saved model and the
+    # metrics come from it (recomputed here from its predictions).
+    reloaded = keras.models.load_model(tmp_path / "run" / "model.keras")
+    data = load_dataset("builtin:synthetic_sentiment", **TINY_DATA)
+    ids = result.tokenizer.texts_to_padded(data.test_texts,
+                                           maxlen=result.config.maxlen)
+    predicted = reloaded.predict(ids, verbose=0).argmax(axis=1)
+    accuracy = float(np.mean(predicted == np.asarray(data.test_labels)))
+    assert result.metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    # Trained once more on train + validation: its optimizer took the
+    # steps of `best` epochs over all training examples.
+    steps = reloaded.optimizer.iterations.numpy()
+    assert steps == best * int(np.ceil(len(data.train_texts) / 32))
