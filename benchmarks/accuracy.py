@@ -272,11 +272,23 @@ def rerun_command(dataset, model, args):
     return " ".join(parts)
 
 
-def train_one(config):
+def members_of(model):
+    """The ``MEMBERS`` of an ensemble recipe, else ``None``."""
+    if model not in recipe_names():
+        return None
+    return getattr(load_recipe(model), "MEMBERS", None)
+
+
+def train_one(config, members=None):
+    """`train(config)`, or `train_ensemble(config, members)`."""
+    from kerasseq.ensemble import train_ensemble
     from kerasseq.training import train
 
     start = time.perf_counter()
-    result = train(config, verbose=2)
+    if members:
+        result = train_ensemble(config, members, verbose=2)
+    else:
+        result = train(config, verbose=2)
     metrics = dict(result.metrics)
     metrics["wall_seconds"] = time.perf_counter() - start
     return metrics
@@ -429,7 +441,7 @@ def main(argv=None):
         for model in choose_models(name, path, args.models):
             config = config_for(model, data, args.runs_dir / f"{name}_{model}",
                                 args)
-            metrics = train_one(config)
+            metrics = train_one(config, members_of(model))
             print(f"{name} {model}: accuracy {metrics['accuracy']:.4f} "
                   f"macro-F1 {metrics['macro_f1']:.4f} "
                   f"({metrics['wall_seconds']:.0f} s)", flush=True)

@@ -1,19 +1,23 @@
 """Model averaging: does an ensemble beat the best single model?
 
-For one dataset it trains each model (a recipe name such as ``best_mr``
+For one dataset it trains each model (a recipe name such as ``best_imdb``
 or a registered model name, as in ``accuracy.py``) with
 `kerasseq.training.train` on the same seed, hence the same validation
 split, then averages the class probabilities of every subset of two or
 more models and prints validation and test accuracy for each. Choose on
-the validation column; the test column is for the report only.
+the validation column; the test column is for the report only. Recipes
+that refit are run without the refit here (a refit model has seen the
+validation split). An ensemble recipe (``best_mr``) contributes each of
+its members as a model of its own.
 
 Usage::
 
     python benchmarks/ensemble.py --dataset mr \\
-        --models best_mr,ngram_bag,bilstm_bahdanau,ngram_bigru
+        --models best_mr,bilstm_bahdanau,ngram_bigru
 """
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -30,6 +34,7 @@ from accuracy import (  # noqa: E402
     config_for,
     default_data_dir,
     find_datasets,
+    members_of,
 )
 
 
@@ -68,6 +73,27 @@ def accuracy(probs, labels):
     return float(np.mean(np.argmax(probs, axis=1) == labels)) * 100
 
 
+def candidates(args, path):
+    """``(name, TrainConfig)`` per model; an ensemble recipe's members
+    become candidates of their own (``best_mr.nbsvm``, ...)."""
+    from kerasseq.ensemble import member_configs
+
+    found = []
+    for model in args.models:
+        config = config_for(model, path,
+                            args.runs_dir / f"{args.dataset}_{model}", args)
+        members = members_of(model)
+        if not members:
+            found.append((model, config))
+            continue
+        for member in member_configs(config, members):
+            found.append((f"{model}.{member.model}", member))
+    # A refit model has seen the validation split: compare models fitted
+    # on the training part only.
+    return [(name, dataclasses.replace(config, refit=False, overwrite=True))
+            for name, config in found]
+
+
 def main(argv=None):
     from kerasseq.datasets import load_dataset
     from kerasseq.training import train
@@ -76,9 +102,7 @@ def main(argv=None):
     path = find_datasets(args.data_dir, args.dataset)[args.dataset]
     outputs = {}
     datasets = {}  # loaded once per set of data options
-    for model in args.models:
-        config = config_for(model, path,
-                            args.runs_dir / f"{args.dataset}_{model}", args)
+    for model, config in candidates(args, path):
         result = train(config, verbose=0)
         key = json.dumps(config.data_options, sort_keys=True)
         if key not in datasets:
@@ -93,8 +117,8 @@ def main(argv=None):
             np.asarray(dataset.test_labels),
         )
     rows = []
-    for size in range(1, len(args.models) + 1):
-        for combo in itertools.combinations(args.models, size):
+    for size in range(1, len(outputs) + 1):
+        for combo in itertools.combinations(outputs, size):
             val = np.mean([outputs[m][0] for m in combo], axis=0)
             test = np.mean([outputs[m][2] for m in combo], axis=0)
             rows.append((" + ".join(combo),

@@ -621,32 +621,44 @@ def _learning_rate(config, train_ds):
     return config.learning_rate
 
 
+def _batching(config, strategy):
+    """`make_dataset` keyword arguments for how batches are shaped."""
+    # Replicas exchange embedding gradients with collectives that need
+    # equal shapes on every replica: fixed [batch, maxlen] batches then.
+    replicated = strategy is not None and strategy.num_replicas_in_sync > 1
+    if replicated:
+        return {"pad_to_maxlen": True}
+    if config.bucketing:
+        # Windows of batches sorted by length: full batches, little
+        # padding; lengths rounded up to a multiple of 8 keep shapes few.
+        return {"sort_window": SORT_WINDOW, "pad_to_multiple_of": 8}
+    return {}
+
+
+def _train_dataset(config, sequences, labels, strategy, seed):
+    from kerasseq.pipeline import make_dataset
+
+    batching = _batching(config, strategy)
+    dataset = make_dataset(
+        sequences, labels, batch_size=config.batch_size,
+        maxlen=config.maxlen, shuffle=True, seed=seed,
+        drop_remainder=batching.get("pad_to_maxlen", False), **batching,
+    )
+    return dataset if strategy is None else _shard(dataset)
+
+
 def _training_datasets(config, splits, strategy):
     from kerasseq.pipeline import make_dataset
 
     train_sequences, train_labels, val_sequences, val_labels = splits
-    # Replicas exchange embedding gradients with collectives that need
-    # equal shapes on every replica: fixed [batch, maxlen] batches then.
-    replicated = strategy is not None and strategy.num_replicas_in_sync > 1
-    bucketed = config.bucketing and not replicated
-    # Windows of batches sorted by length: full batches, little padding;
-    # lengths rounded up to a multiple of 8 keep the shapes few.
-    by_length = dict(sort_window=SORT_WINDOW, pad_to_multiple_of=8) if (
-        bucketed) else {}
-    train_ds = make_dataset(
-        train_sequences, train_labels,
-        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=True,
-        seed=config.seed, pad_to_maxlen=replicated,
-        drop_remainder=replicated, **by_length,
-    )
+    train_ds = _train_dataset(config, train_sequences, train_labels,
+                              strategy, config.seed)
     val_ds = make_dataset(
         val_sequences, val_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
-        pad_to_maxlen=replicated, **by_length,
+        **_batching(config, strategy),
     )
-    if strategy is not None:
-        train_ds, val_ds = _shard(train_ds), _shard(val_ds)
-    return train_ds, val_ds
+    return train_ds, val_ds if strategy is None else _shard(val_ds)
 
 
 def _adapt_to_vocabulary(model, tokenizer):
@@ -988,18 +1000,10 @@ def _refit(config, strategy, tokenizer, class_names, everything, epochs,
     import keras
 
     from kerasseq import models
-    from kerasseq.pipeline import make_dataset
 
     sequences, labels = everything
-    by_length = (dict(sort_window=SORT_WINDOW, pad_to_multiple_of=8)
-                 if config.bucketing and strategy is None else {})
-    dataset = make_dataset(
-        sequences, labels, batch_size=config.batch_size,
-        maxlen=config.maxlen, shuffle=True, seed=config.seed + 1,
-        **by_length,
-    )
-    if strategy is not None:
-        dataset = _shard(dataset)
+    dataset = _train_dataset(config, sequences, labels, strategy,
+                             config.seed + 1)
     keras.utils.set_random_seed(config.seed + 1)
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,

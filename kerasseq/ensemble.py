@@ -1,0 +1,196 @@
+"""Averaging models: several `train()` runs become one model.
+
+`train_ensemble(config, members)` trains each member with
+`kerasseq.training.train` on the same data, seed, validation split and
+tokenizer settings (hence the same token ids), then averages the
+members' class probabilities in one Keras model (`keras.layers.Average`
+over their outputs). That model is evaluated, saved and exported like
+any run: the run directory holds the files `kerasseq train` writes
+(``metrics.json``, reports, ``model.keras``, ``tokenizer.json``,
+``saved_model/``) plus ``members/``, one finished run per member.
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+
+from kerasseq import training
+from kerasseq.errors import ConfigError
+
+# Fields every member takes from the ensemble's config: the data, the
+# split and the tokenizer must be the same for the ids to be shared.
+SHARED_FIELDS = (
+    "data", "data_options", "seed", "validation_fraction", "max_tokens",
+    "mask_digits", "split_symbols", "maxlen", "out", "export", "overwrite",
+    "strategy", "devices", "deterministic", "mixed_precision",
+)
+
+
+def member_configs(config, members):
+    """One `TrainConfig` per member dict (``model``, ``hparams`` and
+    training fields such as ``epochs`` or ``refit``), the shared fields
+    taken from `config`; runs go to ``<config.out>/members/<i>-<model>``.
+
+    Raises:
+        ConfigError: fewer than two members, a member without ``model``,
+            a member setting a shared field, or a bad value.
+    """
+    if not isinstance(members, (list, tuple)) or len(members) < 2:
+        raise ConfigError(
+            "Expected a list of at least two members (dicts with a "
+            f"'model' key). Received: {members!r}"
+        )
+    configs = []
+    for index, member in enumerate(members):
+        if not isinstance(member, dict) or not member.get("model"):
+            raise ConfigError(
+                f"Expected member {index} to be a dict with a 'model' key. "
+                f"Received: {member!r}"
+            )
+        shared = sorted(set(member) & set(SHARED_FIELDS))
+        if shared:
+            raise ConfigError(
+                f"member {index} sets {shared[0]!r}, which every member "
+                "shares; set it on the ensemble's config instead"
+            )
+        out = Path(config.out) / "members" / f"{index}-{member['model']}"
+        values = {**config.to_dict(), "hparams": {}, **member,
+                  "out": str(out), "export": False, "overwrite": False}
+        configs.append(training.TrainConfig.from_dict(values))
+    return configs
+
+
+def train_ensemble(config, members, *, verbose=1):
+    """Trains the `members` and writes the averaged model's run.
+
+    Args:
+        config: `kerasseq.training.TrainConfig` for the shared fields
+            (`SHARED_FIELDS`), ``out`` and ``export``; its ``model`` is
+            only the run's name (e.g. ``"ensemble"``).
+        members: list of dicts, each a ``model`` name plus optional
+            ``hparams`` and training fields (``epochs``, ``batch_size``,
+            ``learning_rate``, ``patience``, ``refit``, ...).
+        verbose: Keras verbosity for the members' fits.
+
+    Returns:
+        `kerasseq.training.RunResult` of the averaged model; an
+        interrupted ensemble resumes when called again (finished members
+        are loaded, not retrained).
+    """
+    configs = member_configs(config, members)
+    run_dir = Path(config.out)
+    status = training.run_status(run_dir)
+    if status == "finished" and not config.overwrite:
+        raise ConfigError(
+            f"{run_dir} already holds a finished run; use --overwrite or "
+            "another --out"
+        )
+    record = {"config": config.to_dict(),
+              "members": [c.to_dict() for c in configs]}
+    training._prepare_run_dir(run_dir, status, record, config.overwrite)
+    results = []
+    for member in configs:
+        if training.run_status(member.out) == "finished":
+            results.append(_load_member(member))
+        else:
+            results.append(training.train(member, verbose=verbose))
+    return _average(config, run_dir, results)
+
+
+def _load_member(config):
+    model, tokenizer, record = training.load_run(config.out)
+    metrics = training._read_json(Path(config.out) / "metrics.json",
+                                  "member metrics")
+    resolved = training.TrainConfig.from_dict(record["config"])
+    return training.RunResult(Path(config.out), metrics, model, tokenizer,
+                              list(record["class_names"]), resolved)
+
+
+def _average(config, run_dir, results):
+    import keras
+    import numpy as np
+
+    from kerasseq import exporter
+    from kerasseq.datasets import load_dataset
+    from kerasseq.reporting import write_report
+
+    first = results[0]
+    for result in results[1:]:
+        if (result.tokenizer.to_json() != first.tokenizer.to_json()
+                or result.class_names != first.class_names
+                or result.config.maxlen != first.config.maxlen):
+            raise ConfigError(
+                f"members {first.run_dir.name} and {result.run_dir.name} "
+                "differ in tokenizer, classes or maxlen; set the shared "
+                "fields on the ensemble's config only"
+            )
+    start = time.perf_counter()
+    inputs = keras.Input((None,), dtype="int32", name="ids")
+    outputs = [
+        keras.Model(r.model.input, r.model.output,
+                    name=f"member_{i}_{r.config.model}")(inputs)
+        for i, r in enumerate(results)
+    ]
+    model = keras.Model(
+        inputs, keras.layers.Average(name="average", dtype="float32")(
+            outputs), name="ensemble",
+    )
+    dataset = load_dataset(config.data, **config.data_options)
+    maxlen = first.config.maxlen
+    y_prob = training._predict(
+        model, first.tokenizer.texts_to_sequences(dataset.test_texts),
+        config.batch_size, maxlen,
+    )
+    metrics = write_report(
+        run_dir,
+        y_true=np.asarray(dataset.test_labels),
+        y_prob=y_prob,
+        class_names=first.class_names,
+        texts=list(dataset.test_texts),
+        extra={
+            "model": config.model,
+            "members": [
+                {"model": r.config.model, "run": f"members/{r.run_dir.name}",
+                 "accuracy": r.metrics["accuracy"],
+                 "macro_f1": r.metrics["macro_f1"]}
+                for r in results
+            ],
+            "epochs_run": sum(r.metrics.get("epochs_run", 0)
+                              for r in results),
+            "train_seconds": round(sum(
+                r.metrics.get("train_seconds", 0)
+                + r.metrics.get("refit_seconds", 0) for r in results
+            ), 2),
+        },
+    )
+    model.save(run_dir / "model.keras")
+    (run_dir / "tokenizer.json").write_text(first.tokenizer.to_json(),
+                                            encoding="utf-8")
+    resolved = dataclasses.replace(config, maxlen=maxlen)
+    if config.export:
+        exporter.export(
+            model, first.tokenizer, first.class_names,
+            run_dir / "saved_model", maxlen=maxlen, overwrite=True,
+            metadata={
+                "model_name": config.model,
+                "members": [r.config.model for r in results],
+                "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1")},
+                "data": config.data,
+            },
+        )
+    record = training._read_json(run_dir / training.CONFIG_FILE,
+                                 "run config")
+    training._write_json(run_dir / training.CONFIG_FILE, {
+        **record, "config": resolved.to_dict(),
+        "vocab_size": first.tokenizer.vocab_size,
+        "class_names": first.class_names,
+    })
+    started = training._read_json(run_dir / training.RUN_FILE,
+                                   "run file").get("started")
+    training._write_json(run_dir / training.RUN_FILE, {
+        "status": "finished", "started": started,
+        "finished": training._now(),
+        "average_seconds": round(time.perf_counter() - start, 2),
+    })
+    return training.RunResult(run_dir, metrics, model, first.tokenizer,
+                              first.class_names, resolved)

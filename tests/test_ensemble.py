@@ -1,0 +1,114 @@
+"""`kerasseq.ensemble.train_ensemble`: members, averaging, run dir."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kerasseq import exporter
+from kerasseq.datasets import load_dataset
+from kerasseq.ensemble import train_ensemble
+from kerasseq.errors import ConfigError
+from kerasseq.training import TrainConfig, evaluate
+
+DATA = {"n": 300}
+MEMBERS = [
+    {"model": "bag_of_embeddings", "epochs": 2,
+     "hparams": {"embedding_dim": 8, "hidden_units": 8}},
+    {"model": "nbsvm", "epochs": 2, "refit": True,
+     "hparams": {"buckets": 2**10, "max_n": 2, "subword_max_n": 4,
+                 "subword_buckets": 2**10}},
+]
+
+
+def ensemble_config(out, **changes):
+    return TrainConfig(model="ensemble", data="builtin:synthetic_sentiment",
+                       data_options=dict(DATA), out=str(out), batch_size=32,
+                       export=True, **changes)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "ensemble"
+    return out, train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+
+
+def test_average_of_members_matches_numpy(finished):
+    out, result = finished
+    data = load_dataset("builtin:synthetic_sentiment", **DATA)
+    ids = result.tokenizer.texts_to_padded(data.test_texts,
+                                           maxlen=result.config.maxlen)
+    members = [keras.models.load_model(out / "members" / name / "model.keras")
+               for name in ("0-bag_of_embeddings", "1-nbsvm")]
+    expected = np.mean([m.predict(ids, verbose=0) for m in members], axis=0)
+    reloaded = keras.models.load_model(out / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(ids, verbose=0), expected,
+                               rtol=1e-5, atol=1e-6)
+    accuracy = np.mean(expected.argmax(1) == np.asarray(data.test_labels))
+    assert result.metrics["accuracy"] == pytest.approx(accuracy)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["model"] for m in metrics["members"]] == [
+        "bag_of_embeddings", "nbsvm"]
+    assert metrics["members"][1]["accuracy"] == json.loads(
+        (out / "members" / "1-nbsvm" / "metrics.json").read_text()
+    )["accuracy"]
+
+
+def test_export_and_evaluate_work_on_the_run(finished, tmp_path):
+    out, result = finished
+    texts = ["a wonderful film", "a dull and boring mess"]
+    rows = exporter.predict(out / "saved_model", texts)
+    ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
+    np.testing.assert_allclose(
+        [list(r["probabilities"].values()) for r in rows],
+        result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6,
+    )
+    metrics = evaluate(out, "builtin:synthetic_sentiment",
+                       out=tmp_path / "eval", data_options=dict(DATA))
+    assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+
+
+def test_finished_run_is_refused(finished):
+    out, _ = finished
+    with pytest.raises(ConfigError, match="already holds a finished run"):
+        train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+
+
+def test_interrupted_ensemble_resumes_with_finished_members(
+        tmp_path, monkeypatch):
+    from kerasseq import training
+
+    real_train = training.train
+    calls = []
+
+    def interrupted_second(config, verbose=1):
+        calls.append(config.model)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_train(config, verbose=verbose)
+
+    monkeypatch.setattr(training, "train", interrupted_second)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+    first = out / "members" / "0-bag_of_embeddings" / "model.keras"
+    before = first.stat().st_mtime
+    result = train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+    # The finished member was loaded, not trained again.
+    assert calls == ["bag_of_embeddings", "nbsvm", "nbsvm"]
+    assert first.stat().st_mtime == before
+    assert (out / "metrics.json").is_file() and result.metrics["n_test"]
+
+
+@pytest.mark.parametrize("members, message", [
+    (MEMBERS[:1], "at least two members"),
+    ([MEMBERS[0], {"epochs": 2}], "member 1 to be a dict with a 'model'"),
+    ([MEMBERS[0], {"model": "nbsvm", "max_tokens": 50}],
+     "member 1 sets 'max_tokens', which every member shares"),
+    ([MEMBERS[0], {"model": "nbsvm", "epochs": 0}], "'epochs' must be"),
+])
+def test_bad_members(tmp_path, members, message):
+    with pytest.raises(ConfigError, match=message):
+        train_ensemble(ensemble_config(tmp_path / "run"), members)
+    assert not (tmp_path / "run").exists()
