@@ -155,12 +155,9 @@ def _average(config, run_dir, results):
                  "macro_f1": r.metrics["macro_f1"]}
                 for r in results
             ],
-            "epochs_run": sum(r.metrics.get("epochs_run", 0)
-                              for r in results),
-            "train_seconds": round(sum(
-                r.metrics.get("train_seconds", 0)
-                + r.metrics.get("refit_seconds", 0) for r in results
-            ), 2),
+            **{key: round(sum(r.metrics.get(key, 0) for r in results), 2)
+               for key in ("epochs_run", "train_seconds", "refit_epochs",
+                           "refit_seconds")},
         },
     )
     model.save(run_dir / "model.keras")
