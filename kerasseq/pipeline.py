@@ -218,9 +218,18 @@ def make_dataset(
         dataset = dataset.padded_batch(
             batch_size, padded_shapes=shapes, drop_remainder=drop_remainder
         )
-        if sort_window is not None and shuffle:
-            dataset = dataset.shuffle(
-                sort_window, seed=seed, reshuffle_each_iteration=True
+        if sort_window is not None:
+            if shuffle:
+                dataset = dataset.shuffle(
+                    sort_window, seed=seed, reshuffle_each_iteration=True
+                )
+            # Every window is cut into full batches, so the batch count is
+            # known; telling tf.data lets Keras size its progress bar and
+            # count its steps exactly.
+            count = len(lengths) // batch_size if drop_remainder else (
+                -(-len(lengths) // batch_size))
+            dataset = dataset.apply(
+                tf.data.experimental.assert_cardinality(count)
             )
     if pad_to_multiple_of is not None:
         longest = int(lengths.max()) if maxlen is None else maxlen

@@ -117,6 +117,10 @@ def test_sort_window_batches_are_full_and_sorted_within_windows():
     batches = [_rows(ids) for ids in dataset]
     # 100 = 12 full batches + 4; only the last window's last batch is short.
     assert sorted(len(b) for b in batches) == [4] + [8] * 12
+    assert dataset.cardinality() == 13
+    dropped = make_dataset(sequences, batch_size=8, sort_window=4,
+                           drop_remainder=True)
+    assert dropped.cardinality() == 12 == len(list(dropped))
     shuffled = make_dataset(sequences, batch_size=8, maxlen=30, seed=2)
     for ids in dataset:
         rows = _rows(ids)
