@@ -179,13 +179,11 @@ def make_dataset(
             "pad_to_bucket_boundary (each fixes the batch length itself)."
         )
     ids, lengths = _ragged_ids(sequences, maxlen)
-    if labels is None:
-        dataset = tf.data.Dataset.from_tensor_slices(ids).map(tf.identity)
-    else:
-        labels = _labels_tensor(labels, len(lengths))
-        dataset = tf.data.Dataset.from_tensor_slices((ids, labels)).map(
-            lambda row, label: (tf.identity(row), label)
-        )
+    elements = ids if labels is None else (
+        ids, _labels_tensor(labels, len(lengths)))
+    # Ragged rows come out as ragged-rank-0 tensors: make them dense.
+    dense = _on_ids(tf.identity)
+    dataset = tf.data.Dataset.from_tensor_slices(elements).map(dense)
     if cache:
         dataset = dataset.cache()
     if shuffle:
@@ -213,8 +211,7 @@ def make_dataset(
         if sort_window is not None:
             window = sort_window * batch_size
             dataset = dataset.ragged_batch(window).map(_sort_by_length)
-            # Rows come back as ragged-rank-0 tensors: make them dense.
-            dataset = dataset.unbatch().map(_on_ids(tf.identity))
+            dataset = dataset.unbatch().map(dense)
         dataset = dataset.padded_batch(
             batch_size, padded_shapes=shapes, drop_remainder=drop_remainder
         )

@@ -661,6 +661,32 @@ def _training_datasets(config, splits, strategy):
     return train_ds, val_ds if strategy is None else _shard(val_ds)
 
 
+def _compiled_model(config, strategy, tokenizer, num_classes, train_ds,
+                    train_split):
+    """Builds and compiles ``config.model`` (in the strategy's scope) and
+    adapts its layers to the vocabulary and to `train_split`'s labels."""
+    import keras
+
+    from kerasseq import models
+
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = models.build(config.model, tokenizer.vocab_size,
+                             num_classes, **config.hparams)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                _learning_rate(config, train_ds)
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=(
+                "auto" if config.jit_compile is None else config.jit_compile
+            ),
+        )
+        _adapt_to_vocabulary(model, tokenizer)
+        _adapt_to_labels(model, train_split, config)
+    return model
+
+
 def _adapt_to_vocabulary(model, tokenizer):
     """Runs ``adapt_to_vocabulary(tokenizer.vocabulary)`` of the layers
     that have it (e.g. `SubwordHashing`, whose table is built from the
@@ -857,29 +883,16 @@ def _train(config, verbose):
               tokenizer.texts_to_sequences(val_texts), val_labels)
     train_ds, val_ds = _training_datasets(config, splits, strategy)
     with _precision_policy(config.mixed_precision):
-        with strategy.scope() if strategy else contextlib.nullcontext():
-            model = models.build(
-                config.model, tokenizer.vocab_size, len(class_names),
-                **hparams,
-            )
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    _learning_rate(config, train_ds)
-                ),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-                jit_compile=(
-                    "auto" if config.jit_compile is None
-                    else config.jit_compile
-                ),
-            )
-            _adapt_to_vocabulary(model, tokenizer)
-            _adapt_to_labels(model, (train_sequences, train_labels), config)
+        model = _compiled_model(
+            config, strategy, tokenizer, len(class_names), train_ds,
+            (train_sequences, train_labels),
+        )
         if _prepare_run_dir(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{_finished_epochs(run_dir)} finished epoch(s)")
         everything = (train_sequences + splits[2],
-                      np.concatenate([train_labels, val_labels]))
+                      np.concatenate([train_labels, val_labels])
+                      ) if config.refit else None
         metrics, model = _fit_and_report(
             config, run_dir, (model, strategy), tokenizer, dataset,
             class_names, (train_ds, val_ds, train_labels, everything),
@@ -999,27 +1012,14 @@ def _refit(config, strategy, tokenizer, class_names, everything, epochs,
     labels) for `epochs` epochs, without validation."""
     import keras
 
-    from kerasseq import models
-
     sequences, labels = everything
     dataset = _train_dataset(config, sequences, labels, strategy,
                              config.seed + 1)
     keras.utils.set_random_seed(config.seed + 1)
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        model = models.build(config.model, tokenizer.vocab_size,
-                             len(class_names), **config.hparams)
-        model.compile(
-            optimizer=keras.optimizers.Adam(_learning_rate(
-                dataclasses.replace(config, epochs=epochs), dataset
-            )),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=(
-                "auto" if config.jit_compile is None else config.jit_compile
-            ),
-        )
-        _adapt_to_vocabulary(model, tokenizer)
-        _adapt_to_labels(model, everything, config)
+    model = _compiled_model(
+        dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
+        len(class_names), dataset, everything,
+    )
     if verbose:
         print(f"refit: {epochs} epoch(s) on all {len(labels)} training "
               "examples")

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasseq.models.ngram import NgramHashing, SubwordHashing
+from kerasseq.models.ngram import NgramHashing, SubwordHashing, check_int
 from kerasseq.models.registry import register
 
 
@@ -66,14 +66,8 @@ class LogCountRatioLogits(keras.layers.Layer):
     def __init__(self, input_dim, num_classes, prior=0.0, smoothing=1.0,
                  l2=0.0, **kwargs):
         super().__init__(**kwargs)
-        for name, value, low in (("input_dim", input_dim, 2),
-                                 ("num_classes", num_classes, 2)):
-            if isinstance(value, bool) or not isinstance(value, int) or (
-                    value < low):
-                raise ValueError(
-                    f"Expected {name} to be an integer >= {low}. "
-                    f"Received: {name}={value!r}"
-                )
+        check_int("input_dim", input_dim, 2)
+        check_int("num_classes", num_classes, 2)
         for name, value in (("prior", prior), ("smoothing", smoothing),
                             ("l2", l2)):
             if isinstance(value, bool) or not isinstance(

@@ -25,6 +25,21 @@ _MULTIPLIERS = ((1543, 1031), (1907, 1237))
 _MAX_BUCKETS = 2**20
 
 
+def check_int(name, value, low, high=None):
+    """Raises "Expected <name> to be an integer >= low [and <= high]"."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        upper = "" if high is None else f" and <= {high}"
+        raise ValueError(
+            f"Expected {name} to be an integer >= {low}{upper}. "
+            f"Received: {name}={value!r}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="kerasseq")
 class NgramHashing(keras.layers.Layer):
     """Appends hashed n-gram ids to right-padded word ids.
@@ -48,17 +63,7 @@ class NgramHashing(keras.layers.Layer):
             ("buckets", buckets, 1, _MAX_BUCKETS),
             ("max_n", max_n, 1, 3),
         ):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < low
-                or (high is not None and value > high)
-            ):
-                upper = "" if high is None else f" and <= {high}"
-                raise ValueError(
-                    f"Expected {name} to be an integer >= {low}{upper}. "
-                    f"Received: {name}={value!r}"
-                )
+            check_int(name, value, low, high)
         self.vocab_size = vocab_size
         self.buckets = buckets
         self.max_n = max_n
@@ -154,17 +159,7 @@ class SubwordHashing(keras.layers.Layer):
             ("max_per_word", max_per_word, 1, None),
             ("offset", offset, 0, 2**31 - 1 - _MAX_BUCKETS),
         ):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < low
-                or (high is not None and value > high)
-            ):
-                upper = "" if high is None else f" and <= {high}"
-                raise ValueError(
-                    f"Expected {name} to be an integer >= {low}{upper}. "
-                    f"Received: {name}={value!r}"
-                )
+            check_int(name, value, low, high)
         self.vocab_size = vocab_size
         self.buckets = buckets
         self.min_n = min_n
