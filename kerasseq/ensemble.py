@@ -18,17 +18,18 @@ from kerasseq import training
 from kerasseq.errors import ConfigError
 
 # Fields every member takes from the ensemble's config: the data, the
-# split and the tokenizer must be the same for the ids to be shared.
+# split and the tokenizer must be the same for the ids to be shared (a
+# refit fits the tokenizer again on all of train, so refit is shared too).
 SHARED_FIELDS = (
     "data", "data_options", "seed", "validation_fraction", "max_tokens",
-    "mask_digits", "split_symbols", "maxlen", "out", "export", "overwrite",
-    "strategy", "devices", "deterministic", "mixed_precision",
+    "mask_digits", "split_symbols", "maxlen", "refit", "out", "export",
+    "overwrite", "strategy", "devices", "deterministic", "mixed_precision",
 )
 
 
 def member_configs(config, members):
     """One `TrainConfig` per member dict (``model``, ``hparams`` and
-    training fields such as ``epochs`` or ``refit``), the shared fields
+    training fields such as ``epochs`` or ``patience``), the shared fields
     taken from `config`; runs go to ``<config.out>/members/<i>-<model>``.
 
     Raises:
@@ -69,7 +70,7 @@ def train_ensemble(config, members, *, verbose=1):
             only the run's name (e.g. ``"ensemble"``).
         members: list of dicts, each a ``model`` name plus optional
             ``hparams`` and training fields (``epochs``, ``batch_size``,
-            ``learning_rate``, ``patience``, ``refit``, ...).
+            ``learning_rate``, ``patience``, ...).
         verbose: Keras verbosity for the members' fits.
 
     Returns:

@@ -85,9 +85,10 @@ class TrainConfig:
             stopping restores the best weights; ``None`` disables it.
         refit: after the validated fit, train a fresh model on the whole
             training split (validation part included) for the number of
-            epochs validation chose, and report and save that model. The
-            tokenizer stays the one fitted on the training part. Takes
-            about twice as long; not with ``"multiworker"``.
+            epochs validation chose, and report and save that model. Its
+            tokenizer is fitted again on the whole training split (same
+            options), so words seen only in the validation part get ids.
+            Takes about twice as long; not with ``"multiworker"``.
         bucketing: batch sequences of similar length (less padding):
             each window of 32 shuffled batches is sorted by length and
             cut into batches, padded to a multiple of 8 tokens.
@@ -890,10 +891,10 @@ def _train(config, verbose):
         if _prepare_run_dir(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{_finished_epochs(run_dir)} finished epoch(s)")
-        everything = (train_sequences + splits[2],
+        everything = (train_texts + val_texts,
                       np.concatenate([train_labels, val_labels])
                       ) if config.refit else None
-        metrics, model = _fit_and_report(
+        metrics, model, tokenizer = _fit_and_report(
             config, run_dir, (model, strategy), tokenizer, dataset,
             class_names, (train_ds, val_ds, train_labels, everything),
             verbose,
@@ -902,6 +903,9 @@ def _train(config, verbose):
         (run_dir / "tokenizer.json").write_text(
             tokenizer.to_json(), encoding="utf-8"
         )
+        if config.refit:
+            _write_json(run_dir / CONFIG_FILE,
+                        {**record, "vocab_size": tokenizer.vocab_size})
         _write_json(run_dir / "environment.json",
                     _environment(config, strategy, model))
         if config.export:
@@ -928,7 +932,8 @@ def _train(config, verbose):
 
 def _fit_and_report(config, run_dir, trained, tokenizer, dataset,
                     class_names, data, verbose):
-    """Fits, writes the report; returns ``(metrics, model)``."""
+    """Fits, writes the report; returns ``(metrics, model, tokenizer)``:
+    with ``config.refit``, the refit model and its tokenizer."""
     import numpy as np
 
     from kerasseq.reporting import write_report
@@ -977,8 +982,8 @@ def _fit_and_report(config, run_dir, trained, tokenizer, dataset,
         epochs = (int(np.argmin(losses)) + 1 if config.patience is not None
                   and losses else len(history.get("loss", [])) or 1)
         start = time.perf_counter()
-        model = _refit(config, strategy, tokenizer, class_names, everything,
-                       epochs, verbose)
+        model, tokenizer = _refit(config, strategy, len(class_names),
+                                  everything, epochs, verbose)
         refit = {"refit_epochs": epochs,
                  "refit_seconds": round(time.perf_counter() - start, 2)}
 
@@ -1003,22 +1008,30 @@ def _fit_and_report(config, run_dir, trained, tokenizer, dataset,
             model, clipped, y_true, y_prob, tokenizer, class_names
         ),
     )
-    return metrics, model
+    return metrics, model, tokenizer
 
 
-def _refit(config, strategy, tokenizer, class_names, everything, epochs,
-           verbose):
-    """A fresh model fitted on `everything` (all training sequences and
-    labels) for `epochs` epochs, without validation."""
+def _refit(config, strategy, num_classes, everything, epochs, verbose):
+    """``(model, tokenizer)``: a tokenizer fitted on `everything` (all
+    training texts and labels), and a fresh model fitted on it for
+    `epochs` epochs, without validation."""
     import keras
 
-    sequences, labels = everything
+    from kerasseq.text import Tokenizer
+
+    texts, labels = everything
+    tokenizer = Tokenizer(
+        num_words=config.max_tokens, mask_digits=config.mask_digits,
+        split_symbols=config.split_symbols,
+    )
+    tokenizer.fit_on_texts(texts)
+    sequences = tokenizer.texts_to_sequences(texts)
     dataset = _train_dataset(config, sequences, labels, strategy,
                              config.seed + 1)
     keras.utils.set_random_seed(config.seed + 1)
     model = _compiled_model(
         dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
-        len(class_names), dataset, everything,
+        num_classes, dataset, (sequences, labels),
     )
     if verbose:
         print(f"refit: {epochs} epoch(s) on all {len(labels)} training "
@@ -1028,7 +1041,7 @@ def _refit(config, strategy, tokenizer, class_names, everything, epochs,
             warnings.filterwarnings("ignore", message="Your input ran out")
             model.fit(
                 dataset, shuffle=False, epochs=epochs,
-                class_weight=_class_weights(config, labels, len(class_names)),
+                class_weight=_class_weights(config, labels, num_classes),
                 verbose=verbose,
             )
     except KeyboardInterrupt:
@@ -1036,7 +1049,7 @@ def _refit(config, strategy, tokenizer, class_names, everything, epochs,
             "interrupted during the refit; rerun with --overwrite to start "
             "over"
         ) from None
-    return model
+    return model, tokenizer
 
 
 def _fit_multiworker(config, run_dir, model, strategy, datasets,

@@ -41,7 +41,7 @@ from kerasseq import ensemble, training
 
 # ------------------------------------------------------------------ defaults
 # Keys are `kerasseq.training.TrainConfig` fields shared by both members
-# (data, seed, split, tokenizer, maxlen); change them from the command
+# (data, seed, split, tokenizer, maxlen, refit); change them from the command
 # line with --set key=value. The members' own settings are in MEMBERS.
 # An interrupted run resumes when the same command is run again.
 DEFAULTS = dict(
@@ -50,20 +50,19 @@ DEFAULTS = dict(
     max_tokens=None,  # keep every training word
     maxlen=None,  # None: 95th percentile of training lengths
     seed=0,
+    refit=True,  # after early stopping, fresh members on all of train
     export=False,  # exported below, into saved_models/best_mr
 )
 MEMBERS = [
     dict(
         model="nbsvm",  # log-count ratios of distinct features x weights
-        epochs=15,  # early stopping (patience 2) restores the best epoch
-        refit=True,  # then a fresh model on all of train for that many
+        epochs=15,  # early stopping (patience 2) picks the refit's count
         # word 1-2-grams + character 2-5-grams of each word ("<word>")
         hparams=dict(max_n=2, buckets=2**20, subword_max_n=5, prior=0.0),
     ),
     dict(
         model="ngram_bag",  # mean of word + bigram embeddings, softmax
         epochs=10,
-        refit=True,
         hparams=dict(embedding_dim=16, max_n=2, buckets=2**18),
     ),
 ]

@@ -16,7 +16,7 @@ DATA = {"n": 300}
 MEMBERS = [
     {"model": "bag_of_embeddings", "epochs": 2,
      "hparams": {"embedding_dim": 8, "hidden_units": 8}},
-    {"model": "nbsvm", "epochs": 2, "refit": True,
+    {"model": "nbsvm", "epochs": 2,
      "hparams": {"buckets": 2**10, "max_n": 2, "subword_max_n": 4,
                  "subword_buckets": 2**10}},
 ]
@@ -31,7 +31,8 @@ def ensemble_config(out, **changes):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "ensemble"
-    return out, train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+    return out, train_ensemble(ensemble_config(out, refit=True), MEMBERS,
+                               verbose=0)
 
 
 def test_average_of_members_matches_numpy(finished):

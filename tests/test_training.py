@@ -448,3 +448,11 @@ def test_refit_trains_on_all_training_examples(tmp_path, monkeypatch):
     predicted = reloaded.predict(ids, verbose=0).argmax(axis=1)
     accuracy = float(np.mean(predicted == np.asarray(data.test_labels)))
     assert result.metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    # Its tokenizer is fitted on all of train (saved, and recorded).
+    everything = Tokenizer(num_words=result.config.max_tokens)
+    everything.fit_on_texts(data.train_texts)
+    assert result.tokenizer.to_json() == everything.to_json()
+    assert (tmp_path / "run" / "tokenizer.json").read_text() == (
+        everything.to_json())
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["vocab_size"] == everything.vocab_size
