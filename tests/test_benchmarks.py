@@ -216,3 +216,44 @@ def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
                              .read_text())
         assert test == pytest.approx(metrics["accuracy"] * 100)
     assert "| bag_of_embeddings + nbsvm |" in capsys.readouterr().out
+
+
+def test_ensemble_folds_score_out_of_fold_predictions(tmp_path, capsys):
+    from kerasseq.datasets import load_dataset
+
+    ensemble = _load("ensemble")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_csv(data_dir / "tiny.csv.gz")
+    runs = tmp_path / "runs"
+    rows = ensemble.main([
+        "--data-dir", str(data_dir), "--dataset", "tiny", "--epochs", "1",
+        "--models", "bag_of_embeddings,nbsvm", "--runs-dir", str(runs),
+        "--folds", "2",
+    ])
+    assert [name for name, _ in rows] == [
+        "bag_of_embeddings", "nbsvm", "bag_of_embeddings + nbsvm"
+    ]
+    # Every training row is held out by exactly one fold; test rows never.
+    train = load_dataset(str(data_dir / "tiny.csv.gz")).train_texts
+    held_out = []
+    for fold in (0, 1):
+        fold_data = load_dataset(str(runs / "tiny_cv2" / f"fold{fold}.csv"))
+        held_out += fold_data.test_texts
+        assert len(fold_data.train_texts) + len(fold_data.test_texts) == len(
+            train)
+    assert sorted(held_out) == sorted(train)
+    # The single-model rows are the accuracy of the two folds' predictions.
+    for name, cv in rows[:2]:
+        correct = sum(
+            json.loads((runs / "tiny_cv2" / f"{name}_fold{fold}"
+                        / "metrics.json").read_text())["accuracy"]
+            * len(load_dataset(str(runs / "tiny_cv2" / f"fold{fold}.csv"))
+                  .test_texts)
+            for fold in (0, 1)
+        )
+        assert cv == pytest.approx(correct / len(train) * 100)
+    assert "2-fold cross-validation accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        ensemble.parse_args(["--dataset", "tiny", "--models", "a,b",
+                             "--folds", "1"])
