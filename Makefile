@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Default suite: TensorFlow backend, then the layer tests again on JAX.
+# Default suite: TensorFlow backend, then the layer and model tests on JAX.
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q --durations=15
-	TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=jax $(PY) -m pytest -q tests/layers
+	TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=jax $(PY) -m pytest -q tests/layers tests/test_models.py
 
 # Slow tests only (real-data training, distributed, benchmarks smoke).
 test-slow: $(STAMP)
