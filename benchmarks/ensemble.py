@@ -90,7 +90,7 @@ def accuracy(probs, labels):
 
 def candidates(args, path):
     """``(name, TrainConfig)`` per model; an ensemble recipe's members
-    become candidates of their own (``best_mr.nbsvm``, ...)."""
+    become candidates of their own (``best_mr.0-nbsvm``, ...)."""
     from kerasseq.ensemble import member_configs
 
     found = []
@@ -102,7 +102,7 @@ def candidates(args, path):
             found.append((model, config))
             continue
         for member in member_configs(config, members):
-            found.append((f"{model}.{member.model}", member))
+            found.append((f"{model}.{Path(member.out).name}", member))
     # A refit model has seen the validation split: compare models fitted
     # on the training part only.
     return [(name, dataclasses.replace(config, refit=False, overwrite=True))
