@@ -88,7 +88,7 @@ def train_ensemble(config, members, *, verbose=1):
         )
     record = {"config": config.to_dict(),
               "members": [c.to_dict() for c in configs]}
-    training._prepare_run_dir(run_dir, status, record, config.overwrite)
+    training.start_run(run_dir, status, record, config.overwrite)
     results = []
     for member in configs:
         if training.run_status(member.out) == "finished":
@@ -100,7 +100,7 @@ def train_ensemble(config, members, *, verbose=1):
 
 def _load_member(config):
     model, tokenizer, record = training.load_run(config.out)
-    metrics = training._read_json(Path(config.out) / "metrics.json",
+    metrics = training.read_json(Path(config.out) / "metrics.json",
                                   "member metrics")
     resolved = training.TrainConfig.from_dict(record["config"])
     return training.RunResult(Path(config.out), metrics, model, tokenizer,
@@ -138,7 +138,7 @@ def _average(config, run_dir, results):
     )
     dataset = load_dataset(config.data, **config.data_options)
     maxlen = first.config.maxlen
-    y_prob = training._predict(
+    y_prob = training.predict_proba(
         model, first.tokenizer.texts_to_sequences(dataset.test_texts),
         config.batch_size, maxlen,
     )
@@ -176,19 +176,14 @@ def _average(config, run_dir, results):
                 "data": config.data,
             },
         )
-    record = training._read_json(run_dir / training.CONFIG_FILE,
+    record = training.read_json(run_dir / training.CONFIG_FILE,
                                  "run config")
-    training._write_json(run_dir / training.CONFIG_FILE, {
+    training.write_json(run_dir / training.CONFIG_FILE, {
         **record, "config": resolved.to_dict(),
         "vocab_size": first.tokenizer.vocab_size,
         "class_names": first.class_names,
     })
-    started = training._read_json(run_dir / training.RUN_FILE,
-                                   "run file").get("started")
-    training._write_json(run_dir / training.RUN_FILE, {
-        "status": "finished", "started": started,
-        "finished": training._now(),
-        "average_seconds": round(time.perf_counter() - start, 2),
-    })
+    training.finish_run(
+        run_dir, average_seconds=round(time.perf_counter() - start, 2))
     return training.RunResult(run_dir, metrics, model, first.tokenizer,
                               first.class_names, resolved)

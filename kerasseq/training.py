@@ -351,14 +351,16 @@ def apply_overrides(config, assignments):
 # ---------------------------------------------------------------- run dir
 
 
-def _read_json(path, what):
+def read_json(path, what):
+    """The JSON in `path`; `ArtifactError` naming `what` if unreadable."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ArtifactError(f"cannot read {what} {path}: {error}") from None
 
 
-def _write_json(path, data):
+def write_json(path, data):
+    """Writes `data` as JSON to `path` atomically (temp file, rename)."""
     tmp = Path(f"{path}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
@@ -385,7 +387,7 @@ def run_status(run_dir):
                 "kerasseq run; choose another --out"
             )
         return "empty"
-    status = _read_json(run_dir / RUN_FILE, "run file").get("status")
+    status = read_json(run_dir / RUN_FILE, "run file").get("status")
     return "finished" if status == "finished" else "running"
 
 
@@ -395,13 +397,18 @@ def _now():
     )
 
 
-def _prepare_run_dir(run_dir, status, config_record, overwrite):
-    """Creates (or reuses, to resume) the run dir; returns True on resume."""
+def start_run(run_dir, status, config_record, overwrite):
+    """Creates (or reuses, to resume) the run dir, marks it running and
+    writes `config_record` to its config file; returns True on resume.
+
+    Raises:
+        ConfigError: an unfinished run there has a different config.
+    """
     if status in ("running", "finished") and overwrite:
         shutil.rmtree(run_dir)
         status = "absent"
     if status == "running" and (run_dir / CONFIG_FILE).is_file():
-        saved = _read_json(run_dir / CONFIG_FILE, "run config")["config"]
+        saved = read_json(run_dir / CONFIG_FILE, "run config")["config"]
         current = config_record["config"]
         changed = sorted(
             key for key in current
@@ -415,9 +422,19 @@ def _prepare_run_dir(run_dir, status, config_record, overwrite):
             )
         return True
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / RUN_FILE, {"status": "running", "started": _now()})
-    _write_json(run_dir / CONFIG_FILE, config_record)
+    write_json(run_dir / RUN_FILE, {"status": "running", "started": _now()})
+    write_json(run_dir / CONFIG_FILE, config_record)
     return False
+
+
+def finish_run(run_dir, **details):
+    """Marks the run in `run_dir` finished (its run file keeps the start
+    time and gains the finish time and `details`)."""
+    started = read_json(run_dir / RUN_FILE, "run file").get("started")
+    write_json(run_dir / RUN_FILE, {
+        "status": "finished", "started": started, "finished": _now(),
+        **details,
+    })
 
 
 def _read_log(path):
@@ -438,7 +455,7 @@ def _finished_epochs(run_dir):
     path = run_dir / BACKUP_DIR / "training_metadata.json"
     if not path.is_file():
         return 0
-    return int(_read_json(path, "backup metadata").get("epoch", 0))
+    return int(read_json(path, "backup metadata").get("epoch", 0))
 
 
 # ---------------------------------------------------------------- devices
@@ -769,7 +786,9 @@ def _attention_examples(model, sequences, y_true, y_prob, tokenizer,
     ]
 
 
-def _predict(model, sequences, batch_size, maxlen):
+def predict_proba(model, sequences, batch_size, maxlen):
+    """Class probabilities of `model` for token-id `sequences` (batched
+    and right-padded to at most `maxlen` as in training)."""
     from kerasseq.pipeline import make_dataset
 
     dataset = make_dataset(
@@ -888,7 +907,7 @@ def _train(config, verbose):
             config, strategy, tokenizer, len(class_names), train_ds,
             (train_sequences, train_labels),
         )
-        if _prepare_run_dir(run_dir, status, record, config.overwrite):
+        if start_run(run_dir, status, record, config.overwrite):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{_finished_epochs(run_dir)} finished epoch(s)")
         everything = (train_texts + val_texts,
@@ -904,9 +923,9 @@ def _train(config, verbose):
             tokenizer.to_json(), encoding="utf-8"
         )
         if config.refit:
-            _write_json(run_dir / CONFIG_FILE,
+            write_json(run_dir / CONFIG_FILE,
                         {**record, "vocab_size": tokenizer.vocab_size})
-        _write_json(run_dir / "environment.json",
+        write_json(run_dir / "environment.json",
                     _environment(config, strategy, model))
         if config.export:
             from kerasseq import exporter
@@ -922,11 +941,7 @@ def _train(config, verbose):
                     "data": config.data,
                 },
             )
-    started = _read_json(run_dir / RUN_FILE, "run file").get("started")
-    _write_json(run_dir / RUN_FILE, {
-        "status": "finished", "started": started, "finished": _now(),
-        "epochs_run": metrics["epochs_run"],
-    })
+    finish_run(run_dir, epochs_run=metrics["epochs_run"])
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
 
 
@@ -989,7 +1004,8 @@ def _fit_and_report(config, run_dir, trained, tokenizer, dataset,
 
     test_sequences = tokenizer.texts_to_sequences(dataset.test_texts)
     y_true = np.asarray(dataset.test_labels)
-    y_prob = _predict(model, test_sequences, config.batch_size, config.maxlen)
+    y_prob = predict_proba(model, test_sequences, config.batch_size,
+                           config.maxlen)
     clipped = [s[: config.maxlen] for s in test_sequences]
     metrics = write_report(
         run_dir,
@@ -1186,7 +1202,7 @@ def load_run(run_dir):
                 f"{run_dir / name} not found; pass the directory of a "
                 "finished `kerasseq train` run"
             )
-    record = _read_json(run_dir / CONFIG_FILE, "run config")
+    record = read_json(run_dir / CONFIG_FILE, "run config")
     tokenizer = Tokenizer.from_json(
         (run_dir / "tokenizer.json").read_text(encoding="utf-8")
     )
@@ -1231,7 +1247,7 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     to_run_id = np.array([class_names.index(c) for c in dataset.class_names])
     y_true = to_run_id[np.asarray(dataset.test_labels)]
     sequences = tokenizer.texts_to_sequences(dataset.test_texts)
-    y_prob = _predict(model, sequences, config["batch_size"],
+    y_prob = predict_proba(model, sequences, config["batch_size"],
                       config["maxlen"])
     return write_report(
         Path(out) if out else Path(run_dir) / "eval",
