@@ -101,7 +101,7 @@ def train_ensemble(config, members, *, verbose=1):
 def _load_member(config):
     model, tokenizer, record = training.load_run(config.out)
     metrics = training.read_json(Path(config.out) / "metrics.json",
-                                  "member metrics")
+                                 "member metrics")
     resolved = training.TrainConfig.from_dict(record["config"])
     return training.RunResult(Path(config.out), metrics, model, tokenizer,
                               list(record["class_names"]), resolved)
@@ -177,7 +177,7 @@ def _average(config, run_dir, results):
             },
         )
     record = training.read_json(run_dir / training.CONFIG_FILE,
-                                 "run config")
+                                "run config")
     training.write_json(run_dir / training.CONFIG_FILE, {
         **record, "config": resolved.to_dict(),
         "vocab_size": first.tokenizer.vocab_size,

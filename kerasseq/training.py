@@ -924,9 +924,9 @@ def _train(config, verbose):
         )
         if config.refit:
             write_json(run_dir / CONFIG_FILE,
-                        {**record, "vocab_size": tokenizer.vocab_size})
+                       {**record, "vocab_size": tokenizer.vocab_size})
         write_json(run_dir / "environment.json",
-                    _environment(config, strategy, model))
+                   _environment(config, strategy, model))
         if config.export:
             from kerasseq import exporter
 
