@@ -78,10 +78,17 @@ def parse_args(argv=None):
 
 def probabilities(result, texts):
     """Class probabilities of a finished run's model for raw `texts`."""
-    from kerasseq.text import pad
+    from kerasseq.training import predict_proba
 
-    ids = pad(result.tokenizer.texts_to_sequences(texts), result.config.maxlen)
-    return result.model.predict(ids, verbose=0)
+    return predict_proba(result.model,
+                         result.tokenizer.texts_to_sequences(texts),
+                         result.config.batch_size, result.config.maxlen)
+
+
+def subsets(names):
+    """Every combination of one or more of `names`, smallest first."""
+    return [combo for size in range(1, len(names) + 1)
+            for combo in itertools.combinations(names, size)]
 
 
 def accuracy(probs, labels):
@@ -151,8 +158,7 @@ def cross_validate(args, path):
                   f"{result.metrics['accuracy'] * 100:.2f}", flush=True)
     rows = [(" + ".join(combo),
              accuracy(np.mean([outputs[m] for m in combo], axis=0), labels))
-            for size in range(1, len(outputs) + 1)
-            for combo in itertools.combinations(outputs, size)]
+            for combo in subsets(list(outputs))]
     print(f"| {args.dataset}: models averaged | {args.folds}-fold "
           "cross-validation accuracy (train) |")
     print("|---|---:|")
@@ -186,13 +192,12 @@ def main(argv=None):
             np.asarray(dataset.test_labels),
         )
     rows = []
-    for size in range(1, len(outputs) + 1):
-        for combo in itertools.combinations(outputs, size):
-            val = np.mean([outputs[m][0] for m in combo], axis=0)
-            test = np.mean([outputs[m][2] for m in combo], axis=0)
-            rows.append((" + ".join(combo),
-                         accuracy(val, outputs[combo[0]][1]),
-                         accuracy(test, outputs[combo[0]][3])))
+    for combo in subsets(list(outputs)):
+        val = np.mean([outputs[m][0] for m in combo], axis=0)
+        test = np.mean([outputs[m][2] for m in combo], axis=0)
+        rows.append((" + ".join(combo),
+                     accuracy(val, outputs[combo[0]][1]),
+                     accuracy(test, outputs[combo[0]][3])))
     print(f"| {args.dataset}: models averaged | val accuracy | "
           "(test accuracy) |")
     print("|---|---:|---:|")

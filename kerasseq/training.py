@@ -786,6 +786,18 @@ def _attention_examples(model, sequences, y_true, y_prob, tokenizer,
     ]
 
 
+def _fit_tokenizer(config, texts):
+    """A `Tokenizer` with the config's options, fitted on `texts`."""
+    from kerasseq.text import Tokenizer
+
+    tokenizer = Tokenizer(
+        num_words=config.max_tokens, mask_digits=config.mask_digits,
+        split_symbols=config.split_symbols,
+    )
+    tokenizer.fit_on_texts(texts)
+    return tokenizer
+
+
 def predict_proba(model, sequences, batch_size, maxlen):
     """Class probabilities of `model` for token-id `sequences` (batched
     and right-padded to at most `maxlen` as in training)."""
@@ -857,7 +869,6 @@ def _train(config, verbose):
 
     from kerasseq import models
     from kerasseq.datasets import load_dataset
-    from kerasseq.text import Tokenizer
 
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = _make_strategy(config)
@@ -869,11 +880,7 @@ def _train(config, verbose):
     train_texts, train_labels, val_texts, val_labels = (
         dataset.validation_split(config.validation_fraction, config.seed)
     )
-    tokenizer = Tokenizer(
-        num_words=config.max_tokens, mask_digits=config.mask_digits,
-        split_symbols=config.split_symbols,
-    )
-    tokenizer.fit_on_texts(train_texts)
+    tokenizer = _fit_tokenizer(config, train_texts)
     config = dataclasses.replace(
         config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams
     )
@@ -1033,14 +1040,8 @@ def _refit(config, strategy, num_classes, everything, epochs, verbose):
     `epochs` epochs, without validation."""
     import keras
 
-    from kerasseq.text import Tokenizer
-
     texts, labels = everything
-    tokenizer = Tokenizer(
-        num_words=config.max_tokens, mask_digits=config.mask_digits,
-        split_symbols=config.split_symbols,
-    )
-    tokenizer.fit_on_texts(texts)
+    tokenizer = _fit_tokenizer(config, texts)
     sequences = tokenizer.texts_to_sequences(texts)
     dataset = _train_dataset(config, sequences, labels, strategy,
                              config.seed + 1)

@@ -198,16 +198,23 @@ def test_previous_rows_keeps_datasets_not_rerun(tmp_path):
     assert accuracy.previous_rows(results, {("a", "m1")}) == [row_b]
 
 
-def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
-    ensemble = _load("ensemble")
+def _run_ensemble_benchmark(tmp_path, *extra):
+    """``(rows, data_dir, runs)`` of `benchmarks/ensemble.py` on a tiny
+    CSV with ``bag_of_embeddings`` and ``nbsvm`` for one epoch."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     _write_csv(data_dir / "tiny.csv.gz")
     runs = tmp_path / "runs"
-    rows = ensemble.main([
+    rows = _load("ensemble").main([
         "--data-dir", str(data_dir), "--dataset", "tiny", "--epochs", "1",
         "--models", "bag_of_embeddings,nbsvm", "--runs-dir", str(runs),
+        *extra,
     ])
+    return rows, data_dir, runs
+
+
+def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
+    rows, _, runs = _run_ensemble_benchmark(tmp_path)
     assert [name for name, _, _ in rows] == [
         "bag_of_embeddings", "nbsvm", "bag_of_embeddings + nbsvm"
     ]
@@ -221,16 +228,7 @@ def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
 def test_ensemble_folds_score_out_of_fold_predictions(tmp_path, capsys):
     from kerasseq.datasets import load_dataset
 
-    ensemble = _load("ensemble")
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    _write_csv(data_dir / "tiny.csv.gz")
-    runs = tmp_path / "runs"
-    rows = ensemble.main([
-        "--data-dir", str(data_dir), "--dataset", "tiny", "--epochs", "1",
-        "--models", "bag_of_embeddings,nbsvm", "--runs-dir", str(runs),
-        "--folds", "2",
-    ])
+    rows, data_dir, runs = _run_ensemble_benchmark(tmp_path, "--folds", "2")
     assert [name for name, _ in rows] == [
         "bag_of_embeddings", "nbsvm", "bag_of_embeddings + nbsvm"
     ]
@@ -255,5 +253,5 @@ def test_ensemble_folds_score_out_of_fold_predictions(tmp_path, capsys):
         assert cv == pytest.approx(correct / len(train) * 100)
     assert "2-fold cross-validation accuracy" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        ensemble.parse_args(["--dataset", "tiny", "--models", "a,b",
-                             "--folds", "1"])
+        _load("ensemble").parse_args(
+            ["--dataset", "tiny", "--models", "a,b", "--folds", "1"])
