@@ -86,3 +86,38 @@ def test_subwords_are_adapted_and_exported(tmp_path):
     np.testing.assert_allclose(
         probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
     )
+
+
+def test_character_view_without_word_features(tmp_path):
+    from kerasseq import exporter
+
+    config = TrainConfig(
+        model="nbsvm", data=str(write_topic_csv(tmp_path / "topics.csv")),
+        out=str(tmp_path / "run"), epochs=3, batch_size=16,
+        hparams={"max_n": 0, "subword_max_n": 4, "subword_buckets": 2**12,
+                 "boundary_max_n": 5, "boundary_buckets": 2**12},
+        export=True,
+    )
+    result = train(config, verbose=0)
+    layer_names = {layer.name for layer in result.model.layers}
+    assert "ngram_hashing" not in layer_names
+    # Ids start after padding: subwords 1..2**12, boundaries after them.
+    logits = result.model.get_layer("log_count_ratio_logits")
+    assert logits.input_dim == 1 + 2 * 2**12
+    prefixes = result.model.get_layer("boundary_hashing").prefixes.numpy()
+    assert prefixes[result.tokenizer.word_index["goal"]].all()
+    assert result.metrics["accuracy"] > 0.9
+    texts = ["we saw a goal", "new soup today", "old chip code"]
+    results = exporter.predict(tmp_path / "run" / "saved_model", texts)
+    probs = [list(r["probabilities"].values()) for r in results]
+    ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
+    np.testing.assert_allclose(
+        probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_no_features_is_an_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="Expected at least one kind"):
+        models.build("nbsvm", 20, 2, max_n=0)

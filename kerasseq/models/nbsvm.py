@@ -10,16 +10,24 @@ trained from 0 with an optional L2 penalty. With ``prior=0`` (the
 binary features; ``prior > 0`` starts at, and pulls back towards, naive
 Bayes with weight `prior`. With ``subword_max_n`` > 0 the character
 ``subword_min_n..subword_max_n``-grams of every word (`SubwordHashing`)
-are features too. The ratios come from the training
-labels: `kerasseq.training.train` calls `adapt_to_labels` on the training
-split before fitting (no pre-trained or test data involved).
+are features too, with ``boundary_max_n`` > 0 the character n-grams
+across adjacent words (`BoundaryHashing`), and ``max_n=0`` drops the
+word features (a character view of the text, from word ids). The
+ratios come from the training labels: `kerasseq.training.train` calls
+`adapt_to_labels` on the training split before fitting (no pre-trained
+or test data involved).
 """
 
 import keras
 import numpy as np
 from keras import ops
 
-from kerasseq.models.ngram import NgramHashing, SubwordHashing, check_int
+from kerasseq.models.ngram import (
+    BoundaryHashing,
+    NgramHashing,
+    SubwordHashing,
+    check_int,
+)
 from kerasseq.models.registry import register
 
 
@@ -156,29 +164,45 @@ class LogCountRatioLogits(keras.layers.Layer):
 @register(
     "nbsvm",
     "NBSVM: naive Bayes log-count ratios of distinct words + hashed "
-    "n-grams (+ character n-grams of words), learned weights, softmax",
+    "n-grams (+ character n-grams of and across words), learned weights, "
+    "softmax",
     {"max_n": 3, "buckets": 2**20, "subword_min_n": 2, "subword_max_n": 0,
-     "subword_buckets": 2**20, "prior": 0.0, "smoothing": 1.0, "l2": 0.0},
+     "subword_buckets": 2**20, "boundary_max_n": 0,
+     "boundary_buckets": 2**20, "prior": 0.0, "smoothing": 1.0, "l2": 0.0},
 )
 def _nbsvm(ids, vocab_size, num_classes, hp):
-    features = NgramHashing(
-        vocab_size, hp["buckets"], hp["max_n"], name="ngram_hashing"
-    )(ids)
-    input_dim = vocab_size + hp["buckets"]
+    if not (hp["max_n"] or hp["subword_max_n"] or hp["boundary_max_n"]):
+        raise ValueError(
+            "Expected at least one kind of feature: max_n >= 1 (words), "
+            "subword_max_n > 0 or boundary_max_n > 0. Received: max_n=0, "
+            "subword_max_n=0, boundary_max_n=0"
+        )
+    features = []
+    input_dim = 1  # id 0: padding
+    if hp["max_n"]:
+        features.append(NgramHashing(
+            vocab_size, hp["buckets"], hp["max_n"], name="ngram_hashing"
+        )(ids))
+        input_dim = vocab_size + hp["buckets"]
     if hp["subword_max_n"]:
-        subwords = SubwordHashing(
+        features.append(SubwordHashing(
             vocab_size, hp["subword_buckets"], hp["subword_min_n"],
             hp["subword_max_n"], offset=input_dim, name="subword_hashing",
-        )(ids)
-        features = keras.layers.Concatenate(name="features")(
-            [features, subwords]
-        )
+        )(ids))
         input_dim += hp["subword_buckets"]
+    if hp["boundary_max_n"]:
+        features.append(BoundaryHashing(
+            vocab_size, hp["boundary_buckets"], hp["boundary_max_n"],
+            offset=input_dim, name="boundary_hashing",
+        )(ids))
+        input_dim += hp["boundary_buckets"]
+    if len(features) > 1:
+        features = [keras.layers.Concatenate(name="features")(features)]
     logits = LogCountRatioLogits(
         input_dim, num_classes, prior=hp["prior"],
         smoothing=hp["smoothing"], l2=hp["l2"],
         name="log_count_ratio_logits",
-    )(features)
+    )(features[0])
     return keras.layers.Activation(
         "softmax", dtype="float32", name="classifier"
     )(logits)

@@ -7,7 +7,8 @@ raw strings. The ids share one masked embedding table (words first, then
 softmax head (``ngram_bag``) or a bidirectional GRU with attention
 pooling reads the sequence of per-position n-gram sums (``ngram_bigru``).
 `SubwordHashing` maps each word id to hashed ids of the word's character
-n-grams (used by ``nbsvm``).
+n-grams and `BoundaryHashing` each pair of adjacent word ids to hashed
+ids of the character n-grams across the space (both used by ``nbsvm``).
 """
 
 import zlib
@@ -213,6 +214,131 @@ class SubwordHashing(keras.layers.Layer):
             "min_n": self.min_n,
             "max_n": self.max_n,
             "max_per_word": self.max_per_word,
+            "offset": self.offset,
+        }
+
+
+def _affix_pairs(max_n):
+    """The (suffix length, prefix length) pairs of `BoundaryHashing`:
+    ``a, b >= 1`` and ``a + 1 + b <= max_n``, as two index lists."""
+    pairs = [(a, b) for a in range(1, max_n - 1)
+             for b in range(1, max_n - a)]
+    return [a - 1 for a, _ in pairs], [b - 1 for _, b in pairs]
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class BoundaryHashing(keras.layers.Layer):
+    """Hashed ids of the character n-grams spanning two adjacent words.
+
+    For adjacent word ids ``u, v`` (both in the vocabulary), every string
+    ``u[-a:] + " " + v[:b]`` with ``a, b >= 1`` and ``a + 1 + b <=
+    max_n`` gets the id ``offset + mix(crc32(u[-a:]), crc32(v[:b])) %
+    buckets``: the character n-grams a character-level model sees across
+    the space ("ing fo", "t funn"), computed from word ids. ``[B, T]``
+    ids become ``[B, (T - 1) * K]`` ids, ``K = (max_n - 2) * (max_n -
+    1) / 2`` per word pair; 0 stands for padding, for pairs with an
+    out-of-vocabulary or padding id, and for affixes longer than a word.
+
+    The per-word affix hashes are non-trainable int32 tables set from the
+    vocabulary by `adapt_to_vocabulary` (which `kerasseq.training.train`
+    calls); before that every id is 0.
+
+    Args:
+        vocab_size: number of word ids (``Tokenizer.vocab_size``).
+        buckets: number of hashed n-gram ids, at most ``2**20``.
+        max_n: longest n-gram, space included, >= 3.
+        offset: added to every n-gram id (use >= 1 when no other ids
+            come first, so that no n-gram gets the padding id 0).
+
+    Example:
+
+    >>> layer = BoundaryHashing(vocab_size=4, buckets=100, max_n=4)
+    >>> layer.adapt_to_vocabulary(["very", "funny"])
+    >>> layer(np.array([[2, 3, 0]])).shape
+    (1, 6)
+    """
+
+    def __init__(self, vocab_size, buckets=2**20, max_n=7, offset=0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low, high in (
+            ("vocab_size", vocab_size, 3, None),
+            ("buckets", buckets, 1, _MAX_BUCKETS),
+            ("max_n", max_n, 3, None),
+            ("offset", offset, 0, 2**31 - 1 - _MAX_BUCKETS),
+        ):
+            check_int(name, value, low, high)
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+        self.max_n = max_n
+        self.offset = offset
+        self._suffix_index, self._prefix_index = _affix_pairs(max_n)
+
+    def build(self, input_shape):
+        # Entry [w, a - 1]: crc32 of the last (first) a characters of word
+        # w, % buckets, + 1; 0 where the word is shorter than a.
+        shape = (self.vocab_size, self.max_n - 2)
+        self.suffixes = self.add_weight(
+            shape=shape, dtype="int32", initializer="zeros",
+            trainable=False, name="suffixes",
+        )
+        self.prefixes = self.add_weight(
+            shape=shape, dtype="int32", initializer="zeros",
+            trainable=False, name="prefixes",
+        )
+
+    def adapt_to_vocabulary(self, vocabulary):
+        """Fills the tables from the words of ids 2, 3, ... in order
+        (`kerasseq.text.Tokenizer.vocabulary`; id 0 is padding, 1 OOV)."""
+        if len(vocabulary) + 2 > self.vocab_size:
+            raise ValueError(
+                f"Expected at most {self.vocab_size - 2} words (vocab_size "
+                f"{self.vocab_size} minus padding and OOV). Received "
+                f"{len(vocabulary)} words."
+            )
+        if not self.built:
+            self.build((None, None))
+        shape = (self.vocab_size, self.max_n - 2)
+        suffixes, prefixes = np.zeros(shape, "int32"), np.zeros(shape, "int32")
+        for index, word in enumerate(vocabulary, start=2):
+            for length in range(1, min(len(word), self.max_n - 2) + 1):
+                for table, affix in ((suffixes, word[-length:]),
+                                     (prefixes, word[:length])):
+                    table[index, length - 1] = 1 + zlib.crc32(
+                        affix.encode("utf-8")) % self.buckets
+        self.suffixes.assign(suffixes)
+        self.prefixes.assign(prefixes)
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int32")
+        left = ops.take(ops.take(self.suffixes, ids[:, :-1], axis=0),
+                        self._suffix_index, axis=2)
+        right = ops.take(ops.take(self.prefixes, ids[:, 1:], axis=0),
+                         self._prefix_index, axis=2)
+        valid = ops.logical_and(left > 0, right > 0)
+        mixed = ops.mod(
+            ops.mod((left - 1) * _MULTIPLIERS[0][0], self.buckets)
+            + ops.mod((right - 1) * _MULTIPLIERS[0][1], self.buckets),
+            self.buckets,
+        )
+        grams = ops.where(valid, mixed + self.offset, 0)
+        pairs = len(self._suffix_index)
+        return ops.reshape(grams, (-1, (ops.shape(ids)[1] - 1) * pairs))
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        pairs = len(self._suffix_index)
+        return (
+            input_shape[0],
+            None if steps is None else max(steps - 1, 0) * pairs,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "buckets": self.buckets,
+            "max_n": self.max_n,
             "offset": self.offset,
         }
 
