@@ -60,9 +60,20 @@ def test_nbsvm_is_registered_with_defaults():
     assert model.output_shape == (None, 2)
 
 
-def test_subwords_are_adapted_and_exported(tmp_path):
+def check_export_matches_model(result, export_dir):
+    """The raw-string export gives the trained model's probabilities."""
     from kerasseq import exporter
 
+    texts = ["we saw a goal", "new soup today", "old chip code"]
+    results = exporter.predict(export_dir, texts)
+    probs = [list(r["probabilities"].values()) for r in results]
+    ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
+    np.testing.assert_allclose(
+        probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_subwords_are_adapted_and_exported(tmp_path):
     config = TrainConfig(
         model="nbsvm", data=str(write_topic_csv(tmp_path / "topics.csv")),
         out=str(tmp_path / "run"), epochs=2, batch_size=16,
@@ -79,18 +90,10 @@ def test_subwords_are_adapted_and_exported(tmp_path):
     assert len(grams) == 12
     assert grams.min() >= result.tokenizer.vocab_size + 2**10
     assert not table[:2].any()  # padding and OOV
-    texts = ["we saw a goal", "new soup today", "old chip code"]
-    results = exporter.predict(tmp_path / "run" / "saved_model", texts)
-    probs = [list(r["probabilities"].values()) for r in results]
-    ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
-    np.testing.assert_allclose(
-        probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
-    )
+    check_export_matches_model(result, tmp_path / "run" / "saved_model")
 
 
 def test_character_view_without_word_features(tmp_path):
-    from kerasseq import exporter
-
     config = TrainConfig(
         model="nbsvm", data=str(write_topic_csv(tmp_path / "topics.csv")),
         out=str(tmp_path / "run"), epochs=3, batch_size=16,
@@ -107,13 +110,7 @@ def test_character_view_without_word_features(tmp_path):
     prefixes = result.model.get_layer("boundary_hashing").prefixes.numpy()
     assert prefixes[result.tokenizer.word_index["goal"]].all()
     assert result.metrics["accuracy"] > 0.9
-    texts = ["we saw a goal", "new soup today", "old chip code"]
-    results = exporter.predict(tmp_path / "run" / "saved_model", texts)
-    probs = [list(r["probabilities"].values()) for r in results]
-    ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
-    np.testing.assert_allclose(
-        probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
-    )
+    check_export_matches_model(result, tmp_path / "run" / "saved_model")
 
 
 def test_no_features_is_an_error():

@@ -103,6 +103,19 @@ class NgramHashing(keras.layers.Layer):
         }
 
 
+def _prepare_for_vocabulary(layer, vocabulary):
+    """Checks that `vocabulary` (the words of ids 2, 3, ...) fits the
+    layer's ``vocab_size`` and builds the layer if it is not built."""
+    if len(vocabulary) + 2 > layer.vocab_size:
+        raise ValueError(
+            f"Expected at most {layer.vocab_size - 2} words (vocab_size "
+            f"{layer.vocab_size} minus padding and OOV). Received "
+            f"{len(vocabulary)} words."
+        )
+    if not layer.built:
+        layer.build((None, None))
+
+
 def _char_ngram_ids(word, min_n, max_n, buckets):
     """Hashed ids (``crc32 % buckets``) of the character n-grams of
     ``<word>``, shortest n first, each distinct n-gram once."""
@@ -177,14 +190,7 @@ class SubwordHashing(keras.layers.Layer):
     def adapt_to_vocabulary(self, vocabulary):
         """Fills the table from the words of ids 2, 3, ... in order
         (`kerasseq.text.Tokenizer.vocabulary`; id 0 is padding, 1 OOV)."""
-        if len(vocabulary) + 2 > self.vocab_size:
-            raise ValueError(
-                f"Expected at most {self.vocab_size - 2} words (vocab_size "
-                f"{self.vocab_size} minus padding and OOV). Received "
-                f"{len(vocabulary)} words."
-            )
-        if not self.built:
-            self.build((None, None))
+        _prepare_for_vocabulary(self, vocabulary)
         table = np.zeros((self.vocab_size, self.max_per_word), "int32")
         for index, word in enumerate(vocabulary, start=2):
             ids = _char_ngram_ids(word, self.min_n, self.max_n, self.buckets)
@@ -290,14 +296,7 @@ class BoundaryHashing(keras.layers.Layer):
     def adapt_to_vocabulary(self, vocabulary):
         """Fills the tables from the words of ids 2, 3, ... in order
         (`kerasseq.text.Tokenizer.vocabulary`; id 0 is padding, 1 OOV)."""
-        if len(vocabulary) + 2 > self.vocab_size:
-            raise ValueError(
-                f"Expected at most {self.vocab_size - 2} words (vocab_size "
-                f"{self.vocab_size} minus padding and OOV). Received "
-                f"{len(vocabulary)} words."
-            )
-        if not self.built:
-            self.build((None, None))
+        _prepare_for_vocabulary(self, vocabulary)
         shape = (self.vocab_size, self.max_n - 2)
         suffixes, prefixes = np.zeros(shape, "int32"), np.zeros(shape, "int32")
         for index, word in enumerate(vocabulary, start=2):

@@ -100,6 +100,17 @@ def check_saving(model, ids, tmp_path):
     model.save(path)
     reloaded = keras.models.load_model(path)
     np.testing.assert_array_equal(to_numpy(model(ids)), to_numpy(reloaded(ids)))
+    return reloaded
+
+
+def check_vocabulary_tables_saved(layer, vocabulary, ids, tmp_path):
+    """A layer filled by ``adapt_to_vocabulary`` (int tables) gives the
+    same ids after a `.keras` save/reload and has nothing to train."""
+    inputs = keras.Input((None,), dtype="int32")
+    model = keras.Model(inputs, layer(inputs))
+    layer.adapt_to_vocabulary(vocabulary)
+    reloaded = check_saving(model, ids, tmp_path)
+    assert not reloaded.get_layer(layer.name).trainable_weights
 
 
 def check_training(model, layer, ids, labels):
