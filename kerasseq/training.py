@@ -743,6 +743,14 @@ def _adapt_to_labels(model, train_split, config):
         )
 
 
+def _finish_training(model):
+    """Runs ``finish_training()`` of the layers that change once fitting
+    ends (e.g. `LogCountRatioLogits`' naive Bayes interpolation)."""
+    for layer in model.layers:
+        if hasattr(layer, "finish_training"):
+            layer.finish_training()
+
+
 def _class_weights(config, labels, num_classes):
     if config.class_weight is None:
         return None
@@ -995,6 +1003,7 @@ def _fit_and_report(config, run_dir, trained, tokenizer, dataset,
             f"interrupted after {done} finished epoch(s); rerun the same "
             f"command to resume from epoch {done + 1}"
         ) from None
+    _finish_training(model)
     train_seconds = time.perf_counter() - start
     history = _read_log(run_dir / LOG_FILE)
     refit = {}
@@ -1066,6 +1075,7 @@ def _refit(config, strategy, num_classes, everything, epochs, verbose):
             "interrupted during the refit; rerun with --overwrite to start "
             "over"
         ) from None
+    _finish_training(model)
     return model, tokenizer
 
 

@@ -98,7 +98,8 @@ def test_character_view_without_word_features(tmp_path):
         model="nbsvm", data=str(write_topic_csv(tmp_path / "topics.csv")),
         out=str(tmp_path / "run"), epochs=3, batch_size=16,
         hparams={"max_n": 0, "subword_max_n": 4, "subword_buckets": 2**12,
-                 "boundary_max_n": 5, "boundary_buckets": 2**12},
+                 "boundary_max_n": 5, "boundary_buckets": 2**12,
+                 "interpolation": 0.5},
         export=True,
     )
     result = train(config, verbose=0)
@@ -110,6 +111,14 @@ def test_character_view_without_word_features(tmp_path):
     prefixes = result.model.get_layer("boundary_hashing").prefixes.numpy()
     assert prefixes[result.tokenizer.word_index["goal"]].all()
     assert result.metrics["accuracy"] > 0.9
+    # train() interpolated the weights once fitting ended (beta 0.5: the
+    # naive Bayes weight is the mean |w| of the ids seen in training).
+    seen = logits.ratios.numpy() != 0
+    mean_magnitude = [np.abs(column[rows]).mean() for column, rows in
+                      zip(logits.offsets.numpy().T, seen.T, strict=True)]
+    np.testing.assert_allclose(
+        logits.naive_bayes_weights.numpy(), mean_magnitude, rtol=1e-5
+    )
     check_export_matches_model(result, tmp_path / "run" / "saved_model")
 
 

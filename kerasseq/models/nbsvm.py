@@ -8,11 +8,14 @@ w[g, c]) + b_c`` over the distinct ids ``g`` of a text, with ``w``
 trained from 0 with an optional L2 penalty. With ``prior=0`` (the
 ``nbsvm`` default) this is NBSVM's logistic regression on ratio-scaled
 binary features; ``prior > 0`` starts at, and pulls back towards, naive
-Bayes with weight `prior`. With ``subword_max_n`` > 0 the character
-``subword_min_n..subword_max_n``-grams of every word (`SubwordHashing`)
-are features too, with ``boundary_max_n`` > 0 the character n-grams
-across adjacent words (`BoundaryHashing`), and ``max_n=0`` drops the
-word features (a character view of the text, from word ids). The
+Bayes with weight `prior`. With ``interpolation``
+(Wang & Manning's ``beta``) < 1, once training ends the learned weights
+are interpolated with their mean magnitude, which mixes naive Bayes back
+in. With ``subword_max_n`` > 0 the character n-grams of every word
+(`SubwordHashing`) are features too, with ``boundary_max_n`` > 0 the
+character n-grams across adjacent words (`BoundaryHashing`), and
+``max_n=0`` drops the word features (a character view of the text, from
+word ids). The
 ratios come from the training labels: `kerasseq.training.train` calls
 `adapt_to_labels` on the training split before fitting (no pre-trained
 or test data involved).
@@ -46,9 +49,16 @@ class LogCountRatioLogits(keras.layers.Layer):
     """Class logits from naive Bayes log-count ratios of distinct ids.
 
     Takes ``[B, L]`` int ids (0 = padding; repeats count once) and returns
-    ``[B, num_classes]`` logits ``sum_g r[g] * (prior + w[g]) + bias``.
-    The ratios ``r`` are a non-trainable weight set by `adapt_to_labels`;
-    before that they are 0 and so are the logits.
+    ``[B, num_classes]`` logits ``sum_g r[g] * (prior + nb + w[g]) +
+    bias``. The ratios ``r`` are a non-trainable weight set by
+    `adapt_to_labels`; before that they are 0 and so are the logits.
+    ``nb`` (per class, non-trainable, 0 until then) is set by
+    `finish_training` after fitting: Wang & Manning's interpolation
+    ``w' = (1 - beta) * mean|w| + beta * w`` (``w`` here: ``prior + w``)
+    divided by ``beta``, i.e. ``nb = (1 - beta) / beta * mean|w|``, so
+    that the learned part keeps its scale. `kerasseq.training.train`
+    calls both methods; with your own ``model.fit``, call
+    ``adapt_to_labels`` before and ``finish_training`` after it.
 
     Args:
         input_dim: number of ids (largest id + 1).
@@ -57,6 +67,8 @@ class LogCountRatioLogits(keras.layers.Layer):
         smoothing: the count added to every id and class (Laplace
             smoothing ``alpha``).
         l2: L2 penalty on the learned offsets ``w``.
+        interpolation: ``beta`` in (0, 1]; 1 (no interpolation) keeps
+            the trained weights as they are. Wang & Manning use 0.25.
 
     Example:
 
@@ -65,6 +77,7 @@ class LogCountRatioLogits(keras.layers.Layer):
     >>> layer.adapt_to_labels([(ids, labels)])
     >>> layer(np.array([[2, 3, 3]])).shape
     (1, 2)
+    >>> layer.finish_training()  # after fitting: interpolation
 
     References:
         Wang & Manning, "Baselines and Bigrams: Simple, Good Sentiment and
@@ -72,7 +85,7 @@ class LogCountRatioLogits(keras.layers.Layer):
     """
 
     def __init__(self, input_dim, num_classes, prior=0.0, smoothing=1.0,
-                 l2=0.0, **kwargs):
+                 l2=0.0, interpolation=1.0, **kwargs):
         super().__init__(**kwargs)
         check_int("input_dim", input_dim, 2)
         check_int("num_classes", num_classes, 2)
@@ -86,11 +99,18 @@ class LogCountRatioLogits(keras.layers.Layer):
                     f"Expected {name} to be a number {bound}. "
                     f"Received: {name}={value!r}"
                 )
+        if isinstance(interpolation, bool) or not isinstance(
+                interpolation, (int, float)) or not 0 < interpolation <= 1:
+            raise ValueError(
+                "Expected interpolation to be a number in (0, 1]. "
+                f"Received: interpolation={interpolation!r}"
+            )
         self.input_dim = input_dim
         self.num_classes = num_classes
         self.prior = float(prior)
         self.smoothing = float(smoothing)
         self.l2 = float(l2)
+        self.interpolation = float(interpolation)
 
     def build(self, input_shape):
         shape = (self.input_dim, self.num_classes)
@@ -106,11 +126,16 @@ class LogCountRatioLogits(keras.layers.Layer):
         self.bias = self.add_weight(
             shape=(self.num_classes,), initializer="zeros", name="bias"
         )
+        self.naive_bayes_weights = self.add_weight(
+            shape=(self.num_classes,), initializer="zeros", trainable=False,
+            name="naive_bayes_weights",
+        )
 
     def call(self, inputs):
         ids, present = _first_occurrences(ops.cast(inputs, "int32"))
         weights = ops.take(self.ratios, ids, axis=0) * (
-            self.prior + ops.take(self.offsets, ids, axis=0)
+            self.prior + self.naive_bayes_weights
+            + ops.take(self.offsets, ids, axis=0)
         )
         present = ops.expand_dims(ops.cast(present, weights.dtype), -1)
         return ops.sum(weights * present, axis=1) + self.bias
@@ -142,13 +167,35 @@ class LogCountRatioLogits(keras.layers.Layer):
             keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
             rows, _ = np.nonzero(keep)
             np.add.at(counts, (ids[keep], labels[rows]), 1.0)
+        unseen = counts.sum(axis=1) == 0
         others = counts.sum(axis=1, keepdims=True) - counts + self.smoothing
         counts += self.smoothing
         ratios = np.log(counts / counts.sum(axis=0)) - np.log(
             others / others.sum(axis=0)
         )
+        # Ids absent from training carry no evidence (as in NBSVM, whose
+        # vocabulary holds only training n-grams).
+        ratios[unseen] = 0.0
         ratios[0] = 0.0
         self.ratios.assign(ratios.astype(self.ratios.dtype))
+
+    def finish_training(self):
+        """Interpolates the trained weights (call once fitting ends).
+
+        Sets ``nb = (1 - beta) / beta * mean|prior + w|`` per class, the
+        mean over the ids seen in training (non-zero ratios), ``beta`` =
+        `interpolation`. Nothing changes with ``interpolation=1``.
+        """
+        ratios = ops.convert_to_numpy(self.ratios)
+        weights = self.prior + ops.convert_to_numpy(self.offsets)
+        seen = ratios != 0
+        magnitude = np.where(seen, np.abs(weights), 0.0).sum(axis=0) / (
+            np.maximum(seen.sum(axis=0), 1)
+        )
+        beta = self.interpolation
+        self.naive_bayes_weights.assign(
+            ((1 - beta) / beta * magnitude).astype(self.ratios.dtype)
+        )
 
     def get_config(self):
         return {
@@ -158,6 +205,7 @@ class LogCountRatioLogits(keras.layers.Layer):
             "prior": self.prior,
             "smoothing": self.smoothing,
             "l2": self.l2,
+            "interpolation": self.interpolation,
         }
 
 
@@ -168,7 +216,8 @@ class LogCountRatioLogits(keras.layers.Layer):
     "softmax",
     {"max_n": 3, "buckets": 2**20, "subword_min_n": 2, "subword_max_n": 0,
      "subword_buckets": 2**20, "boundary_max_n": 0,
-     "boundary_buckets": 2**20, "prior": 0.0, "smoothing": 1.0, "l2": 0.0},
+     "boundary_buckets": 2**20, "prior": 0.0, "smoothing": 1.0, "l2": 0.0,
+     "interpolation": 1.0},
 )
 def _nbsvm(ids, vocab_size, num_classes, hp):
     if not (hp["max_n"] or hp["subword_max_n"] or hp["boundary_max_n"]):
@@ -201,7 +250,7 @@ def _nbsvm(ids, vocab_size, num_classes, hp):
     logits = LogCountRatioLogits(
         input_dim, num_classes, prior=hp["prior"],
         smoothing=hp["smoothing"], l2=hp["l2"],
-        name="log_count_ratio_logits",
+        interpolation=hp["interpolation"], name="log_count_ratio_logits",
     )(features[0])
     return keras.layers.Activation(
         "softmax", dtype="float32", name="classifier"

@@ -26,15 +26,21 @@ def reference_ratios(ids, labels, input_dim, classes, alpha):
         p = present[labels == c].sum(axis=0) + alpha
         q = present[labels != c].sum(axis=0) + alpha
         ratios[:, c] = np.log(p / p.sum()) - np.log(q / q.sum())
-    ratios[0] = 0.0
+    ratios[present.sum(axis=0) == 0] = 0.0  # padding and unseen ids
     return ratios
 
 
-def reference_logits(ids, ratios, offsets, bias, prior):
+def reference_logits(ids, ratios, offsets, bias, prior, beta=1.0):
+    """Wang & Manning's interpolated weights ``(1 - beta) * mean|w| + beta
+    * w`` (mean over the ids seen in training), divided by beta."""
+    weights = prior + offsets
+    seen = [token for token in range(len(ratios)) if ratios[token].any()]
+    mean = np.abs(weights[seen]).mean(axis=0)
+    weights = ((1 - beta) * mean + beta * weights) / beta
     logits = np.zeros((len(ids), ratios.shape[1]))
     for row, sequence in enumerate(ids):
         for token in set(sequence) - {0}:
-            logits[row] += ratios[token] * (prior + offsets[token])
+            logits[row] += ratios[token] * weights[token]
     return logits + bias
 
 
@@ -68,6 +74,30 @@ def test_logits_count_each_id_once_and_ignore_padding():
     np.testing.assert_allclose(layer(padded), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("prior, beta", [(0.0, 0.25), (0.5, 0.5), (0.0, 1.0)])
+def test_finish_training_interpolates_like_wang_and_manning(prior, beta):
+    layer = LogCountRatioLogits(
+        INPUT_DIM, CLASSES, prior=prior, interpolation=beta
+    )
+    layer.adapt_to_labels([(IDS, LABELS)])
+    rng = np.random.default_rng(1)
+    layer.offsets.assign(rng.normal(size=(INPUT_DIM, CLASSES)))
+    layer.bias.assign(rng.normal(size=CLASSES))
+    before = ops.convert_to_numpy(layer(IDS))
+    layer.finish_training()
+    # Ids 0 (padding), 1 and 9 never occur: they count neither in the
+    # mean magnitude nor in any text.
+    unseen = np.pad(IDS, [(0, 0), (0, 2)], constant_values=9)
+    unseen[:, -1] = 1
+    ratios, offsets, bias = (ops.convert_to_numpy(w) for w in
+                             (layer.ratios, layer.offsets, layer.bias))
+    expected = reference_logits(IDS, ratios, offsets, bias, prior, beta)
+    np.testing.assert_allclose(layer(IDS), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer(unseen), expected, rtol=1e-5, atol=1e-5)
+    if beta == 1.0:
+        np.testing.assert_allclose(layer(IDS), before, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -76,6 +106,9 @@ def test_logits_count_each_id_once_and_ignore_padding():
         ({"prior": -1.0}, "Expected prior to be a number >= 0"),
         ({"smoothing": 0}, "Expected smoothing to be a number > 0"),
         ({"l2": "x"}, "Expected l2 to be a number >= 0. Received: l2='x'"),
+        ({"interpolation": 0}, "Expected interpolation to be a number in"),
+        ({"interpolation": 1.5}, "Received: interpolation=1.5"),
+        ({"interpolation": True}, "Received: interpolation=True"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -90,6 +123,7 @@ def test_adapt_rejects_mismatched_labels():
 
 
 def test_config_round_trip():
-    layer = LogCountRatioLogits(7, 4, prior=0.3, smoothing=0.5, l2=1e-4)
+    layer = LogCountRatioLogits(7, 4, prior=0.3, smoothing=0.5, l2=1e-4,
+                                interpolation=0.25)
     clone = LogCountRatioLogits.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
