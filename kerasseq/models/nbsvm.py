@@ -8,17 +8,15 @@ w[g, c]) + b_c`` over the distinct ids ``g`` of a text, with ``w``
 trained from 0 with an optional L2 penalty. With ``prior=0`` (the
 ``nbsvm`` default) this is NBSVM's logistic regression on ratio-scaled
 binary features; ``prior > 0`` starts at, and pulls back towards, naive
-Bayes with weight `prior`. With ``interpolation``
-(Wang & Manning's ``beta``) < 1, once training ends the learned weights
-are interpolated with their mean magnitude, which mixes naive Bayes back
-in. With ``subword_max_n`` > 0 the character n-grams of every word
+Bayes with weight `prior`. With ``interpolation`` (Wang & Manning's
+``beta``) < 1, once training ends the learned weights are interpolated
+with their mean magnitude, which mixes naive Bayes back in. With ``subword_max_n`` > 0 the character n-grams of every word
 (`SubwordHashing`) are features too, with ``boundary_max_n`` > 0 the
 character n-grams across adjacent words (`BoundaryHashing`), and
 ``max_n=0`` drops the word features (a character view of the text, from
-word ids). The
-ratios come from the training labels: `kerasseq.training.train` calls
-`adapt_to_labels` on the training split before fitting (no pre-trained
-or test data involved).
+word ids). The ratios come from the training labels:
+`kerasseq.training.train` calls `adapt_to_labels` on the training split
+before fitting (no pre-trained or test data involved).
 """
 
 import keras
