@@ -10,7 +10,8 @@ trained from 0 with an optional L2 penalty. With ``prior=0`` (the
 binary features; ``prior > 0`` starts at, and pulls back towards, naive
 Bayes with weight `prior`. With ``interpolation`` (Wang & Manning's
 ``beta``) < 1, once training ends the learned weights are interpolated
-with their mean magnitude, which mixes naive Bayes back in. With ``subword_max_n`` > 0 the character n-grams of every word
+with their mean magnitude, which mixes naive Bayes back in. With
+``subword_max_n`` > 0 the character n-grams of every word
 (`SubwordHashing`) are features too, with ``boundary_max_n`` > 0 the
 character n-grams across adjacent words (`BoundaryHashing`), and
 ``max_n=0`` drops the word features (a character view of the text, from
