@@ -8,7 +8,8 @@ more models and prints validation and test accuracy for each. Choose on
 the validation column; the test column is for the report only. Recipes
 that refit are run without the refit here (a refit model has seen the
 validation split). An ensemble recipe (``best_mr``) contributes each of
-its members as a model of its own.
+its members as a model of its own (a member with ``repeats``: the
+average of its repeats).
 
 With ``--folds K`` the comparison uses the training split only, by K-fold
 cross-validation: each model is trained K times (each time on the other
@@ -96,8 +97,9 @@ def accuracy(probs, labels):
 
 
 def candidates(args, path):
-    """``(name, TrainConfig)`` per model; an ensemble recipe's members
-    become candidates of their own (``best_mr.0-nbsvm``, ...)."""
+    """``(name, [TrainConfig, ...])`` per model: one config, or one per
+    repeat of an ensemble recipe's member; the members become candidates
+    of their own (``best_mr.0-nbsvm``, ...)."""
     from kerasseq.ensemble import member_configs
 
     found = []
@@ -106,14 +108,16 @@ def candidates(args, path):
                             args.runs_dir / f"{args.dataset}_{model}", args)
         members = members_of(model)
         if not members:
-            found.append((model, config))
+            found.append((model, [config]))
             continue
-        for member in member_configs(config, members):
-            found.append((f"{model}.{Path(member.out).name}", member))
+        for index, (runs, member) in enumerate(
+                zip(member_configs(config, members), members, strict=True)):
+            found.append((f"{model}.{index}-{member['model']}", runs))
     # A refit model has seen the validation split: compare models fitted
     # on the training part only.
-    return [(name, dataclasses.replace(config, refit=False, overwrite=True))
-            for name, config in found]
+    return [(name, [dataclasses.replace(c, refit=False, overwrite=True)
+                    for c in configs])
+            for name, configs in found]
 
 
 def write_fold(dataset, held_out, path):
@@ -137,7 +141,8 @@ def cross_validate(args, path):
     from kerasseq.training import train
 
     found = candidates(args, path)
-    dataset = load_dataset(found[0][1].data, **found[0][1].data_options)
+    first = found[0][1][0]
+    dataset = load_dataset(first.data, **first.data_options)
     labels = np.asarray(dataset.train_labels)
     folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
     outputs = {name: np.zeros((len(labels), len(dataset.class_names)))
@@ -147,15 +152,18 @@ def cross_validate(args, path):
     for fold, (_, held_out) in enumerate(folds.split(labels, labels)):
         fold_data = cv_dir / f"fold{fold}.csv"
         write_fold(dataset, held_out, fold_data)
-        for name, config in found:
-            result = train(dataclasses.replace(
+        texts = [dataset.train_texts[i] for i in held_out]
+        for name, configs in found:
+            results = [train(dataclasses.replace(
                 config, data=str(fold_data), data_options={},
-                out=str(cv_dir / f"{name}_fold{fold}"),
-            ), verbose=0)
-            outputs[name][held_out] = probabilities(
-                result, [dataset.train_texts[i] for i in held_out])
+                out=str(cv_dir / (f"{name}_fold{fold}"
+                                  + (f"_r{k}" if len(configs) > 1 else ""))),
+            ), verbose=0) for k, config in enumerate(configs)]
+            outputs[name][held_out] = np.mean(
+                [probabilities(r, texts) for r in results], axis=0)
             print(f"fold {fold + 1}/{args.folds} {name}: "
-                  f"{result.metrics['accuracy'] * 100:.2f}", flush=True)
+                  f"{accuracy(outputs[name][held_out], labels[held_out]):.2f}",
+                  flush=True)
     rows = [(" + ".join(combo),
              accuracy(np.mean([outputs[m] for m in combo], axis=0), labels))
             for combo in subsets(list(outputs))]
@@ -177,18 +185,22 @@ def main(argv=None):
         return cross_validate(args, path)
     outputs = {}
     datasets = {}  # loaded once per set of data options
-    for model, config in candidates(args, path):
-        result = train(config, verbose=0)
+    for model, configs in candidates(args, path):
+        config = configs[0]
+        results = [train(c, verbose=0) for c in configs]
         key = json.dumps(config.data_options, sort_keys=True)
         if key not in datasets:
             datasets[key] = load_dataset(config.data, **config.data_options)
         dataset = datasets[key]
+        # Repeats draw their own validation splits: compare on the first's.
         _, _, val_texts, val_labels = dataset.validation_split(
             config.validation_fraction, config.seed
         )
         outputs[model] = (
-            probabilities(result, val_texts), np.asarray(val_labels),
-            probabilities(result, dataset.test_texts),
+            np.mean([probabilities(r, val_texts) for r in results], axis=0),
+            np.asarray(val_labels),
+            np.mean([probabilities(r, dataset.test_texts) for r in results],
+                    axis=0),
             np.asarray(dataset.test_labels),
         )
     rows = []

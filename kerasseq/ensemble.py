@@ -8,6 +8,12 @@ over their outputs). That model is evaluated, saved and exported like
 any run: the run directory holds the files `kerasseq train` writes
 (``metrics.json``, reports, ``model.keras``, ``tokenizer.json``,
 ``saved_model/``) plus ``members/``, one finished run per member.
+
+A member with ``repeats=N`` is itself the average of N runs of the same
+settings with seeds ``seed``, ``seed + 1``, ... (seed bagging: each run
+draws its own validation split, initial weights and batch order, and
+their average varies less than any one of them). It needs ``refit``
+and a fixed ``maxlen``, so that every run ends with the same tokenizer.
 """
 
 import dataclasses
@@ -28,9 +34,11 @@ SHARED_FIELDS = (
 
 
 def member_configs(config, members):
-    """One `TrainConfig` per member dict (``model``, ``hparams`` and
-    training fields such as ``epochs`` or ``patience``), the shared fields
-    taken from `config`; runs go to ``<config.out>/members/<i>-<model>``.
+    """One list of `TrainConfig` per member dict (``model``, ``hparams``,
+    optional ``repeats`` and training fields such as ``epochs`` or
+    ``patience``), the shared fields taken from `config`: ``repeats``
+    configs (default 1) whose seeds count up from ``config.seed``. Runs go
+    to ``<config.out>/members/<i>-<model>`` (``...-r<k>`` with repeats).
 
     Raises:
         ConfigError: fewer than two members, a member without ``model``,
@@ -54,10 +62,24 @@ def member_configs(config, members):
                 f"member {index} sets {shared[0]!r}, which every member "
                 "shares; set it on the ensemble's config instead"
             )
-        out = Path(config.out) / "members" / f"{index}-{member['model']}"
-        values = {**config.to_dict(), "hparams": {}, **member,
-                  "out": str(out), "export": False, "overwrite": False}
-        configs.append(training.TrainConfig.from_dict(values))
+        member = dict(member)
+        repeats = member.pop("repeats", 1)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or (
+                repeats < 1):
+            raise ConfigError(
+                f"Expected member {index}'s repeats to be an int >= 1. "
+                f"Received: repeats={repeats!r}"
+            )
+        name = f"{index}-{member['model']}"
+        runs = []
+        for repeat in range(repeats):
+            out = Path(config.out) / "members" / (
+                f"{name}-r{repeat}" if repeats > 1 else name)
+            values = {**config.to_dict(), "hparams": {}, **member,
+                      "seed": config.seed + repeat, "out": str(out),
+                      "export": False, "overwrite": False}
+            runs.append(training.TrainConfig.from_dict(values))
+        configs.append(runs)
     return configs
 
 
@@ -69,7 +91,8 @@ def train_ensemble(config, members, *, verbose=1):
             (`SHARED_FIELDS`), ``out`` and ``export``; its ``model`` is
             only the run's name (e.g. ``"ensemble"``).
         members: list of dicts, each a ``model`` name plus optional
-            ``hparams`` and training fields (``epochs``, ``batch_size``,
+            ``hparams``, ``repeats`` (seed bagging, see the module
+            docstring) and training fields (``epochs``, ``batch_size``,
             ``learning_rate``, ``patience``, ...).
         verbose: Keras verbosity for the members' fits.
 
@@ -79,6 +102,14 @@ def train_ensemble(config, members, *, verbose=1):
         are loaded, not retrained).
     """
     configs = member_configs(config, members)
+    for index, runs in enumerate(configs):
+        if len(runs) > 1 and not (config.refit and config.maxlen):
+            raise ConfigError(
+                f"member {index} has repeats={len(runs)}, which needs "
+                "refit=true and a fixed maxlen (e.g. --set maxlen=64): each "
+                "repeat draws its own validation split, and only the "
+                "refit's tokenizer and a fixed maxlen are the same for all"
+            )
     run_dir = Path(config.out)
     status = training.run_status(run_dir)
     if status == "finished" and not config.overwrite:
@@ -87,14 +118,13 @@ def train_ensemble(config, members, *, verbose=1):
             "another --out"
         )
     record = {"config": config.to_dict(),
-              "members": [c.to_dict() for c in configs]}
+              "members": [[c.to_dict() for c in runs] for runs in configs]}
     training.start_run(run_dir, status, record, config.overwrite)
-    results = []
-    for member in configs:
-        if training.run_status(member.out) == "finished":
-            results.append(_load_member(member))
-        else:
-            results.append(training.train(member, verbose=verbose))
+    results = [
+        [_load_member(run) if training.run_status(run.out) == "finished"
+         else training.train(run, verbose=verbose) for run in runs]
+        for runs in configs
+    ]
     return _average(config, run_dir, results)
 
 
@@ -115,8 +145,9 @@ def _average(config, run_dir, results):
     from kerasseq.datasets import load_dataset
     from kerasseq.reporting import write_report
 
-    first = results[0]
-    for result in results[1:]:
+    runs = [run for member in results for run in member]
+    first = runs[0]
+    for result in runs[1:]:
         if (result.tokenizer.to_json() != first.tokenizer.to_json()
                 or result.class_names != first.class_names
                 or result.config.maxlen != first.config.maxlen):
@@ -127,36 +158,32 @@ def _average(config, run_dir, results):
             )
     start = time.perf_counter()
     inputs = keras.Input((None,), dtype="int32", name="ids")
-    outputs = [
-        keras.Model(r.model.input, r.model.output,
-                    name=f"member_{i}_{r.config.model}")(inputs)
-        for i, r in enumerate(results)
-    ]
+    members = [_member_model(i, member) for i, member in enumerate(results)]
     model = keras.Model(
         inputs, keras.layers.Average(name="average", dtype="float32")(
-            outputs), name="ensemble",
+            [member(inputs) for member in members]), name="ensemble",
     )
     dataset = load_dataset(config.data, **config.data_options)
     maxlen = first.config.maxlen
-    y_prob = training.predict_proba(
-        model, first.tokenizer.texts_to_sequences(dataset.test_texts),
-        config.batch_size, maxlen,
-    )
+    test_sequences = first.tokenizer.texts_to_sequences(dataset.test_texts)
+    y_true = np.asarray(dataset.test_labels)
+    y_prob = training.predict_proba(model, test_sequences, config.batch_size,
+                                    maxlen)
     metrics = write_report(
         run_dir,
-        y_true=np.asarray(dataset.test_labels),
+        y_true=y_true,
         y_prob=y_prob,
         class_names=first.class_names,
         texts=list(dataset.test_texts),
         extra={
             "model": config.model,
             "members": [
-                {"model": r.config.model, "run": f"members/{r.run_dir.name}",
-                 "accuracy": r.metrics["accuracy"],
-                 "macro_f1": r.metrics["macro_f1"]}
-                for r in results
+                _member_metrics(runs_of_member, member, test_sequences,
+                                y_true, config.batch_size)
+                for runs_of_member, member in zip(results, members,
+                                                  strict=True)
             ],
-            **{key: round(sum(r.metrics.get(key, 0) for r in results), 2)
+            **{key: round(sum(r.metrics.get(key, 0) for r in runs), 2)
                for key in ("epochs_run", "train_seconds", "refit_epochs",
                            "refit_seconds")},
         },
@@ -171,7 +198,7 @@ def _average(config, run_dir, results):
             run_dir / "saved_model", maxlen=maxlen, overwrite=True,
             metadata={
                 "model_name": config.model,
-                "members": [r.config.model for r in results],
+                "members": [member[0].config.model for member in results],
                 "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1")},
                 "data": config.data,
             },
@@ -187,3 +214,44 @@ def _average(config, run_dir, results):
         run_dir, average_seconds=round(time.perf_counter() - start, 2))
     return training.RunResult(run_dir, metrics, model, first.tokenizer,
                               first.class_names, resolved)
+
+
+def _member_model(index, runs):
+    """Member `index` as one model: its run's, or the average of its
+    repeats' (named ``member_<index>_<model>``)."""
+    import keras
+
+    name = f"member_{index}_{runs[0].config.model}"
+    if len(runs) == 1:
+        return keras.Model(runs[0].model.input, runs[0].model.output,
+                           name=name)
+    inputs = keras.Input((None,), dtype="int32", name="ids")
+    outputs = [
+        keras.Model(r.model.input, r.model.output, name=f"{name}_r{k}")(
+            inputs)
+        for k, r in enumerate(runs)
+    ]
+    return keras.Model(
+        inputs, keras.layers.Average(dtype="float32")(outputs), name=name
+    )
+
+
+def _member_metrics(runs, model, sequences, y_true, batch_size):
+    """``metrics.json`` entry of one member: its model, run(s) and test
+    accuracy and macro-F1 (of the repeats' average with repeats)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    def entry(run):
+        return {"model": run.config.model,
+                "run": f"members/{run.run_dir.name}",
+                "accuracy": run.metrics["accuracy"],
+                "macro_f1": run.metrics["macro_f1"]}
+
+    if len(runs) == 1:
+        return entry(runs[0])
+    y_pred = training.predict_proba(
+        model, sequences, batch_size, runs[0].config.maxlen).argmax(axis=1)
+    return {"model": runs[0].config.model,
+            "accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+            "repeats": [{**entry(r), "seed": r.config.seed} for r in runs]}

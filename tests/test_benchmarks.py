@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kerasseq.datasets import load_dataset
+
 REPO = Path(__file__).resolve().parents[1]
 SERVING = "## Serving\n\nkept | as | is\n"
 
@@ -225,9 +227,45 @@ def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
     assert "| bag_of_embeddings + nbsvm |" in capsys.readouterr().out
 
 
-def test_ensemble_folds_score_out_of_fold_predictions(tmp_path, capsys):
-    from kerasseq.datasets import load_dataset
+def test_ensemble_folds_average_a_members_repeats(tmp_path, monkeypatch):
+    from kerasseq.training import load_run, predict_proba
 
+    module = _load("ensemble")
+    members = [{"model": "bag_of_embeddings", "epochs": 1},
+               {"model": "nbsvm", "epochs": 1, "repeats": 2,
+                "hparams": {"buckets": 2**10}}]
+    monkeypatch.setattr(module, "members_of",
+                        lambda model: members if model == "nbsvm" else None)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_csv(data_dir / "tiny.csv.gz")
+    runs = tmp_path / "runs"
+    rows = module.main([
+        "--data-dir", str(data_dir), "--dataset", "tiny", "--folds", "2",
+        "--models", "nbsvm,bag_of_embeddings", "--runs-dir", str(runs),
+    ])
+    names = [name for name, _ in rows]
+    assert names[:3] == ["nbsvm.0-bag_of_embeddings", "nbsvm.1-nbsvm",
+                         "bag_of_embeddings"]
+    # The bagged member's rows: the average of its two seeds' runs.
+    correct = 0
+    for fold in (0, 1):
+        held_out = load_dataset(str(runs / "tiny_cv2" / f"fold{fold}.csv"))
+        probs = []
+        for repeat in (0, 1):
+            model, tokenizer, record = load_run(
+                runs / "tiny_cv2" / f"nbsvm.1-nbsvm_fold{fold}_r{repeat}")
+            assert record["config"]["seed"] == repeat
+            probs.append(predict_proba(
+                model, tokenizer.texts_to_sequences(held_out.test_texts),
+                32, record["config"]["maxlen"]))
+        correct += np.sum(np.mean(probs, 0).argmax(1)
+                          == np.asarray(held_out.test_labels))
+    train_size = len(load_dataset(str(data_dir / "tiny.csv.gz")).train_texts)
+    assert rows[1][1] == pytest.approx(correct / train_size * 100)
+
+
+def test_ensemble_folds_score_out_of_fold_predictions(tmp_path, capsys):
     rows, data_dir, runs = _run_ensemble_benchmark(tmp_path, "--folds", "2")
     assert [name for name, _ in rows] == [
         "bag_of_embeddings", "nbsvm", "bag_of_embeddings + nbsvm"

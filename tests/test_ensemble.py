@@ -25,7 +25,7 @@ MEMBERS = [
 def ensemble_config(out, **changes):
     return TrainConfig(model="ensemble", data="builtin:synthetic_sentiment",
                        data_options=dict(DATA), out=str(out), batch_size=32,
-                       export=True, **changes)
+                       **{"export": True, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,45 @@ def test_interrupted_ensemble_resumes_with_finished_members(
     assert calls == ["bag_of_embeddings", "nbsvm", "nbsvm"]
     assert first.stat().st_mtime == before
     assert (out / "metrics.json").is_file() and result.metrics["n_test"]
+
+
+def test_member_repeats_average_runs_with_counted_up_seeds(tmp_path):
+    out = tmp_path / "bagged"
+    members = [MEMBERS[0], {**MEMBERS[1], "repeats": 2}]
+    result = train_ensemble(
+        ensemble_config(out, refit=True, maxlen=12, seed=3, export=False),
+        members, verbose=0,
+    )
+    data = load_dataset("builtin:synthetic_sentiment", **DATA)
+    ids = result.tokenizer.texts_to_padded(data.test_texts, maxlen=12)
+
+    def predict(name):
+        model = keras.models.load_model(out / "members" / name / "model.keras")
+        return model.predict(ids, verbose=0)
+
+    repeats = [predict("1-nbsvm-r0"), predict("1-nbsvm-r1")]
+    assert not np.allclose(repeats[0], repeats[1])
+    expected = (predict("0-bag_of_embeddings") + np.mean(repeats, 0)) / 2
+    reloaded = keras.models.load_model(out / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(ids, verbose=0), expected,
+                               rtol=1e-5, atol=1e-6)
+    bagged = result.metrics["members"][1]
+    assert [r["seed"] for r in bagged["repeats"]] == [3, 4]
+    labels = np.asarray(data.test_labels)
+    assert bagged["accuracy"] == pytest.approx(
+        np.mean(np.mean(repeats, 0).argmax(1) == labels))
+
+
+@pytest.mark.parametrize("changes, repeats, message", [
+    ({"refit": True}, 0, "Expected member 1's repeats to be an int >= 1"),
+    ({"maxlen": 12}, 2, "repeats=2, which needs refit=true and a fixed"),
+    ({"refit": True}, 2, "repeats=2, which needs refit=true and a fixed"),
+])
+def test_bad_repeats(tmp_path, changes, repeats, message):
+    members = [MEMBERS[0], {**MEMBERS[1], "repeats": repeats}]
+    with pytest.raises(ConfigError, match=message):
+        train_ensemble(ensemble_config(tmp_path / "run", **changes), members)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("members, message", [

@@ -72,7 +72,7 @@ class LogCountRatioLogits(keras.layers.Layer):
     Example:
 
     >>> layer = LogCountRatioLogits(input_dim=10, num_classes=2)
-        >>> ids, labels = np.array([[2, 3, 0], [4, 5, 5]]), np.array([1, 0])
+    >>> ids, labels = np.array([[2, 3, 0], [4, 5, 5]]), np.array([1, 0])
     >>> layer.adapt_to_labels([(ids, labels)])
     >>> layer(np.array([[2, 3, 3]])).shape
     (1, 2)
