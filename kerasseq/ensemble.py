@@ -119,6 +119,16 @@ def train_ensemble(config, members, *, verbose=1):
         )
     record = {"config": config.to_dict(),
               "members": [[c.to_dict() for c in runs] for runs in configs]}
+    saved = run_dir / training.CONFIG_FILE
+    if status == "running" and not config.overwrite and saved.is_file() and (
+            training.read_json(saved, "run config").get("members")
+            != record["members"]):
+        # Finished members are loaded, not retrained: they must be the
+        # ones asked for.
+        raise ConfigError(
+            f"{run_dir} holds an unfinished ensemble with other members; "
+            "use --overwrite or another --out"
+        )
     training.start_run(run_dir, status, record, config.overwrite)
     results = [
         [_load_member(run) if training.run_status(run.out) == "finished"

@@ -102,6 +102,26 @@ def test_interrupted_ensemble_resumes_with_finished_members(
     assert (out / "metrics.json").is_file() and result.metrics["n_test"]
 
 
+def test_resume_with_other_members_is_refused(tmp_path, monkeypatch):
+    from kerasseq import training
+
+    real_train = training.train
+
+    def interrupted_second(config, verbose=1):
+        if config.model == "nbsvm":
+            raise KeyboardInterrupt
+        return real_train(config, verbose=verbose)
+
+    monkeypatch.setattr(training, "train", interrupted_second)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+    changed = [{**MEMBERS[0], "epochs": 3}, MEMBERS[1]]
+    with pytest.raises(ConfigError, match="unfinished ensemble with other "
+                       "members; use --overwrite"):
+        train_ensemble(ensemble_config(out), changed, verbose=0)
+
+
 def test_member_repeats_average_runs_with_counted_up_seeds(tmp_path):
     out = tmp_path / "bagged"
     members = [MEMBERS[0], {**MEMBERS[1], "repeats": 2}]
