@@ -43,7 +43,7 @@ benchmarks/RESULTS.md for everything tried.
 from kerasseq import ensemble, training
 
 # ------------------------------------------------------------------ defaults
-# Keys are `kerasseq.training.TrainConfig` fields shared by both members
+# Keys are `kerasseq.training.TrainConfig` fields shared by all members
 # (data, seed, split, tokenizer, maxlen, refit); change them from the command
 # line with --set key=value. The members' own settings are in MEMBERS.
 # An interrupted run resumes when the same command is run again.
@@ -60,12 +60,14 @@ MEMBERS = [
     dict(
         model="nbsvm",  # log-count ratios of distinct features x weights
         epochs=15,  # early stopping (patience 2) picks the refit's count
+        repeats=2,  # the average of two runs, seeds `seed` and `seed + 1`
         # word 1-2-grams + character 2-5-grams of each word ("<word>")
         hparams=dict(max_n=2, buckets=2**20, subword_max_n=5, prior=0.0),
     ),
     dict(
         model="nbsvm",  # the same without character n-grams
         epochs=30,  # words and bigrams alone train for longer
+        repeats=2,
         hparams=dict(max_n=2, buckets=2**20, prior=0.0),
     ),
     dict(

@@ -76,20 +76,29 @@ def test_finished_run_is_refused(finished):
         train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
 
 
-def test_interrupted_ensemble_resumes_with_finished_members(
-        tmp_path, monkeypatch):
+def interrupt_training(monkeypatch, stop):
+    """Make `training.train` raise KeyboardInterrupt when `stop(calls)`.
+
+    Returns the list of the models trained (or interrupted) so far.
+    """
     from kerasseq import training
 
     real_train = training.train
     calls = []
 
-    def interrupted_second(config, verbose=1):
+    def interrupted(config, verbose=1):
         calls.append(config.model)
-        if len(calls) == 2:
+        if stop(calls):
             raise KeyboardInterrupt
         return real_train(config, verbose=verbose)
 
-    monkeypatch.setattr(training, "train", interrupted_second)
+    monkeypatch.setattr(training, "train", interrupted)
+    return calls
+
+
+def test_interrupted_ensemble_resumes_with_finished_members(
+        tmp_path, monkeypatch):
+    calls = interrupt_training(monkeypatch, lambda calls: len(calls) == 2)
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
@@ -103,16 +112,7 @@ def test_interrupted_ensemble_resumes_with_finished_members(
 
 
 def test_resume_with_other_members_is_refused(tmp_path, monkeypatch):
-    from kerasseq import training
-
-    real_train = training.train
-
-    def interrupted_second(config, verbose=1):
-        if config.model == "nbsvm":
-            raise KeyboardInterrupt
-        return real_train(config, verbose=verbose)
-
-    monkeypatch.setattr(training, "train", interrupted_second)
+    interrupt_training(monkeypatch, lambda calls: calls[-1] == "nbsvm")
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
