@@ -1,6 +1,7 @@
 """Smoke tests: benchmarks/accuracy.py and benchmarks/throughput.py run."""
 
 import csv
+import dataclasses
 import gzip
 import importlib.util
 import json
@@ -236,6 +237,10 @@ def test_ensemble_folds_average_a_members_repeats(tmp_path, monkeypatch):
                 "hparams": {"buckets": 2**10}}]
     monkeypatch.setattr(module, "members_of",
                         lambda model: members if model == "nbsvm" else None)
+    # As in best_mr: the recipe refits, and cross-validation keeps that.
+    config_for = module.config_for
+    monkeypatch.setattr(module, "config_for", lambda *args: dataclasses.replace(
+        config_for(*args), refit=True, maxlen=12))
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     _write_csv(data_dir / "tiny.csv.gz")
@@ -256,6 +261,7 @@ def test_ensemble_folds_average_a_members_repeats(tmp_path, monkeypatch):
             model, tokenizer, record = load_run(
                 runs / "tiny_cv2" / f"nbsvm.1-nbsvm_fold{fold}_r{repeat}")
             assert record["config"]["seed"] == repeat
+            assert record["config"]["refit"] is True
             probs.append(predict_proba(
                 model, tokenizer.texts_to_sequences(held_out.test_texts),
                 32, record["config"]["maxlen"]))
