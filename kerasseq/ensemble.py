@@ -148,7 +148,6 @@ def _load_member(config):
 
 
 def _average(config, run_dir, results):
-    import keras
     import numpy as np
 
     from kerasseq import exporter
@@ -167,12 +166,8 @@ def _average(config, run_dir, results):
                 "fields on the ensemble's config only"
             )
     start = time.perf_counter()
-    inputs = keras.Input((None,), dtype="int32", name="ids")
     members = [_member_model(i, member) for i, member in enumerate(results)]
-    model = keras.Model(
-        inputs, keras.layers.Average(name="average", dtype="float32")(
-            [member(inputs) for member in members]), name="ensemble",
-    )
+    model = _average_of(members, "ensemble", average_name="average")
     dataset = load_dataset(config.data, **config.data_options)
     maxlen = first.config.maxlen
     test_sequences = first.tokenizer.texts_to_sequences(dataset.test_texts)
@@ -226,6 +221,17 @@ def _average(config, run_dir, results):
                               first.class_names, resolved)
 
 
+def _average_of(models, name, average_name=None):
+    """One model of token ids -> the float32 average of `models`' class
+    probabilities."""
+    import keras
+
+    inputs = keras.Input((None,), dtype="int32", name="ids")
+    average = keras.layers.Average(name=average_name, dtype="float32")
+    return keras.Model(inputs, average([m(inputs) for m in models]),
+                       name=name)
+
+
 def _member_model(index, runs):
     """Member `index` as one model: its run's, or the average of its
     repeats' (named ``member_<index>_<model>``)."""
@@ -235,15 +241,9 @@ def _member_model(index, runs):
     if len(runs) == 1:
         return keras.Model(runs[0].model.input, runs[0].model.output,
                            name=name)
-    inputs = keras.Input((None,), dtype="int32", name="ids")
-    outputs = [
-        keras.Model(r.model.input, r.model.output, name=f"{name}_r{k}")(
-            inputs)
-        for k, r in enumerate(runs)
-    ]
-    return keras.Model(
-        inputs, keras.layers.Average(dtype="float32")(outputs), name=name
-    )
+    return _average_of(
+        [keras.Model(r.model.input, r.model.output, name=f"{name}_r{k}")
+         for k, r in enumerate(runs)], name)
 
 
 def _member_metrics(runs, model, sequences, y_true, batch_size):
