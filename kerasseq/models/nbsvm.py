@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from kerasseq.models.ngram import (
+    AdaptedLayer,
     BoundaryHashing,
     NgramHashing,
     SubwordHashing,
@@ -44,7 +45,7 @@ def _first_occurrences(ids):
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
-class LogCountRatioLogits(keras.layers.Layer):
+class LogCountRatioLogits(AdaptedLayer):
     """Class logits from naive Bayes log-count ratios of distinct ids.
 
     Takes ``[B, L]`` int ids (0 = padding; repeats count once) and returns
@@ -57,7 +58,8 @@ class LogCountRatioLogits(keras.layers.Layer):
     divided by ``beta``, i.e. ``nb = (1 - beta) / beta * mean|w|``, so
     that the learned part keeps its scale. `kerasseq.training.train`
     calls both methods; with your own ``model.fit``, call
-    ``adapt_to_labels`` before and ``finish_training`` after it.
+    ``adapt_to_labels`` before (training an unadapted layer raises an
+    error, see `AdaptedLayer`) and ``finish_training`` after it.
 
     Args:
         input_dim: number of ids (largest id + 1).
@@ -82,6 +84,8 @@ class LogCountRatioLogits(keras.layers.Layer):
         Wang & Manning, "Baselines and Bigrams: Simple, Good Sentiment and
         Topic Classification", ACL 2012.
     """
+
+    adapt_call = "adapt_to_labels([(ids, labels), ...])"
 
     def __init__(self, input_dim, num_classes, prior=0.0, smoothing=1.0,
                  l2=0.0, interpolation=1.0, **kwargs):
@@ -130,7 +134,8 @@ class LogCountRatioLogits(keras.layers.Layer):
             name="naive_bayes_weights",
         )
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        self._check_adapted(training)
         ids, present = _first_occurrences(ops.cast(inputs, "int32"))
         weights = ops.take(self.ratios, ids, axis=0) * (
             self.prior + self.naive_bayes_weights
@@ -177,6 +182,7 @@ class LogCountRatioLogits(keras.layers.Layer):
         ratios[unseen] = 0.0
         ratios[0] = 0.0
         self.ratios.assign(ratios.astype(self.ratios.dtype))
+        self._mark_adapted()
 
     def finish_training(self):
         """Interpolates the trained weights (call once fitting ends).

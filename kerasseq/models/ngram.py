@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasseq.errors import ConfigError
 from kerasseq.models import common
 from kerasseq.models.registry import register
 
@@ -103,6 +104,50 @@ class NgramHashing(keras.layers.Layer):
         }
 
 
+class AdaptedLayer(keras.layers.Layer):
+    """Base of layers whose non-trainable tables are set from data.
+
+    Such a layer computes nothing useful until its adapt method
+    (`adapt_call`, e.g. ``adapt_to_vocabulary(tokenizer.vocabulary)``)
+    has filled its tables: they start at 0. `kerasseq.training.train`
+    adapts every such layer; in your own ``model.fit`` code, training an
+    unadapted one raises an error instead of silently fitting a model
+    that ignores its inputs. Loading saved weights into the layer
+    (``load_model``, ``load_weights``, the layer's ``set_weights``)
+    counts as adapted when the loaded tables are not all 0.
+    """
+
+    adapt_call = ""
+
+    def _mark_adapted(self):
+        self._adapted = True
+
+    def _check_adapted(self, training):
+        if training and not getattr(self, "_adapted", False):
+            raise ConfigError(
+                f"Expected {type(self).__name__} {self.name!r} to be adapted "
+                f"with `{self.adapt_call}` before training (kerasseq.train "
+                "does it; in your own code call it before model.fit, on a "
+                "newly built model: this failed step leaves the model "
+                "unusable). Received: a layer whose tables were never set "
+                "(by adapting it or by loading saved weights into it)."
+            )
+
+    def _adapted_from_values(self):
+        self._adapted = any(
+            np.any(ops.convert_to_numpy(variable.value))
+            for variable in self.non_trainable_variables
+        )
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self._adapted_from_values()
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        self._adapted_from_values()
+
+
 def _prepare_for_vocabulary(layer, vocabulary):
     """Checks that `vocabulary` (the words of ids 2, 3, ...) fits the
     layer's ``vocab_size`` and builds the layer if it is not built."""
@@ -129,7 +174,7 @@ def _char_ngram_ids(word, min_n, max_n, buckets):
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
-class SubwordHashing(keras.layers.Layer):
+class SubwordHashing(AdaptedLayer):
     """Hashed character n-gram ids of each word id (fastText subwords).
 
     ``[B, T]`` word ids become ``[B, T * max_per_word]`` ids: for each
@@ -143,7 +188,8 @@ class SubwordHashing(keras.layers.Layer):
     The per-word ids are a non-trainable int32 table set from the
     vocabulary by `adapt_to_vocabulary` (which `kerasseq.training.train`
     calls), so a saved model keeps them and the export still takes raw
-    strings. Before that the table is all 0 (no n-grams).
+    strings. Before that the table is all 0 (no n-grams) and training
+    the layer raises an error (`AdaptedLayer`).
 
     Args:
         vocab_size: number of word ids (``Tokenizer.vocab_size``).
@@ -161,6 +207,8 @@ class SubwordHashing(keras.layers.Layer):
     >>> layer(np.array([[2, 3, 0]])).shape
     (1, 24)
     """
+
+    adapt_call = "adapt_to_vocabulary(tokenizer.vocabulary)"
 
     def __init__(self, vocab_size, buckets=2**20, min_n=2, max_n=5,
                  max_per_word=48, offset=0, **kwargs):
@@ -197,8 +245,10 @@ class SubwordHashing(keras.layers.Layer):
             ids = ids[: self.max_per_word]
             table[index, : len(ids)] = np.asarray(ids) + self.offset
         self.table.assign(table)
+        self._mark_adapted()
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        self._check_adapted(training)
         ids = ops.cast(inputs, "int32")
         grams = ops.take(self.table, ids, axis=0)
         return ops.reshape(
@@ -233,7 +283,7 @@ def _affix_pairs(max_n):
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
-class BoundaryHashing(keras.layers.Layer):
+class BoundaryHashing(AdaptedLayer):
     """Hashed ids of the character n-grams spanning two adjacent words.
 
     For adjacent word ids ``u, v`` (both in the vocabulary), every string
@@ -247,7 +297,8 @@ class BoundaryHashing(keras.layers.Layer):
 
     The per-word affix hashes are non-trainable int32 tables set from the
     vocabulary by `adapt_to_vocabulary` (which `kerasseq.training.train`
-    calls); before that every id is 0.
+    calls); before that every id is 0 and training the layer raises an
+    error (`AdaptedLayer`).
 
     Args:
         vocab_size: number of word ids (``Tokenizer.vocab_size``).
@@ -263,6 +314,8 @@ class BoundaryHashing(keras.layers.Layer):
     >>> layer(np.array([[2, 3, 0]])).shape
     (1, 6)
     """
+
+    adapt_call = "adapt_to_vocabulary(tokenizer.vocabulary)"
 
     def __init__(self, vocab_size, buckets=2**20, max_n=7, offset=0,
                  **kwargs):
@@ -307,8 +360,10 @@ class BoundaryHashing(keras.layers.Layer):
                         affix.encode("utf-8")) % self.buckets
         self.suffixes.assign(suffixes)
         self.prefixes.assign(prefixes)
+        self._mark_adapted()
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        self._check_adapted(training)
         ids = ops.cast(inputs, "int32")
         left = ops.take(ops.take(self.suffixes, ids[:, :-1], axis=0),
                         self._suffix_index, axis=2)

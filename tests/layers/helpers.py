@@ -11,6 +11,7 @@ import contextlib
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 VOCAB = 12
@@ -233,3 +234,33 @@ def check_layer(
     check_saving(model, ids[:8], tmp_path)
     check_masks(make_layer, apply, pooled, zeros_at_padding, has_scores)
     check_mixed_precision(make_layer, apply, float32_scores, has_scores)
+
+
+def check_training_needs_adapting(make_layer, adapt, head, ids, labels,
+                                  tmp_path):
+    """Fitting ``ids -> make_layer() -> head`` raises until ``adapt(layer)``
+    (or loading adapted weights into the layer) has set its tables."""
+    from kerasseq.errors import ConfigError
+
+    def fit(layer):
+        inputs = keras.Input((None,), dtype="int32")
+        model = keras.Model(inputs, head(layer(inputs)))
+        model.compile("adam", "sparse_categorical_crossentropy",
+                      jit_compile=False)
+        model.fit(ids, labels, epochs=1, verbose=0)
+        return model
+
+    layer = make_layer()
+    name = type(layer).__name__
+    with pytest.raises(ConfigError, match=f"Expected {name} .* adapted with"):
+        fit(layer)
+    layer = make_layer()
+    adapt(layer)
+    fit(layer).save(tmp_path / "adapted.keras")
+    keras.models.load_model(tmp_path / "adapted.keras").fit(
+        ids, labels, epochs=1, verbose=0
+    )
+    copy = make_layer()
+    copy.build((None, None))
+    copy.set_weights(layer.get_weights())
+    fit(copy)

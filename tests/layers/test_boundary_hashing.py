@@ -5,13 +5,17 @@ Runs on every backend (tests/layers also runs under JAX in CI).
 
 import zlib
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from kerasseq.models.ngram import BoundaryHashing
 
-from .helpers import check_vocabulary_tables_saved
+from .helpers import (
+    check_training_needs_adapting,
+    check_vocabulary_tables_saved,
+)
 
 VOCABULARY = ["very", "funny", "a"]  # ids 2, 3, 4
 IDS = np.array([[2, 3, 4, 0], [4, 1, 2, 0], [0, 0, 0, 0]])
@@ -106,3 +110,17 @@ def test_config_round_trip():
     layer = BoundaryHashing(9, buckets=64, max_n=4, offset=11)
     clone = BoundaryHashing.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+
+
+def embedding_head(grams):
+    x = keras.layers.Embedding(100, 4)(grams)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.layers.Dense(2, activation="softmax")(x)
+
+
+def test_training_needs_adapting(tmp_path):
+    check_training_needs_adapting(
+        lambda: BoundaryHashing(6, buckets=100, max_n=5),
+        lambda layer: layer.adapt_to_vocabulary(VOCABULARY),
+        embedding_head, IDS, np.array([0, 1, 0]), tmp_path,
+    )

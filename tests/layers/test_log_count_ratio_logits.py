@@ -3,11 +3,14 @@
 Runs on every backend (tests/layers also runs under JAX in CI).
 """
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from kerasseq.models.nbsvm import LogCountRatioLogits
+
+from .helpers import check_training_needs_adapting
 
 # Right padded; row 1 repeats id 5, row 3 is empty.
 IDS = np.array([[2, 3, 4, 0], [5, 5, 6, 0], [2, 6, 7, 8], [0, 0, 0, 0]])
@@ -127,3 +130,11 @@ def test_config_round_trip():
                                 interpolation=0.25)
     clone = LogCountRatioLogits.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+
+
+def test_training_needs_adapting(tmp_path):
+    check_training_needs_adapting(
+        lambda: LogCountRatioLogits(INPUT_DIM, CLASSES),
+        lambda layer: layer.adapt_to_labels([(IDS, LABELS)]),
+        keras.layers.Softmax(), IDS, LABELS, tmp_path,
+    )

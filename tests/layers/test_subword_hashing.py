@@ -5,13 +5,17 @@ Runs on every backend (tests/layers also runs under JAX in CI).
 
 import zlib
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from kerasseq.models.ngram import SubwordHashing
 
-from .helpers import check_vocabulary_tables_saved
+from .helpers import (
+    check_training_needs_adapting,
+    check_vocabulary_tables_saved,
+)
 
 VOCABULARY = ["fun", "funny", "a"]  # ids 2, 3, 4
 IDS = np.array([[2, 3, 0], [4, 1, 0], [0, 0, 0]])
@@ -104,3 +108,17 @@ def test_config_round_trip():
                            offset=11)
     clone = SubwordHashing.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+
+
+def embedding_head(grams):
+    x = keras.layers.Embedding(100, 4)(grams)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.layers.Dense(2, activation="softmax")(x)
+
+
+def test_training_needs_adapting(tmp_path):
+    check_training_needs_adapting(
+        lambda: SubwordHashing(6, buckets=100, max_per_word=8),
+        lambda layer: layer.adapt_to_vocabulary(VOCABULARY),
+        embedding_head, IDS, np.array([0, 1, 0]), tmp_path,
+    )
