@@ -125,12 +125,15 @@ def _reference_ngram_ids(ids, vocab_size, buckets, max_n):
     return np.array(rows)
 
 
-@pytest.mark.parametrize("max_n", [1, 2, 3])
-def test_ngram_hashing_matches_numpy(max_n):
+@pytest.mark.parametrize(
+    "max_n, vocab_size, buckets",
+    [(1, 300_000, 2**20), (2, 300_000, 2**20), (3, 300_000, 2**20),
+     (3, 40_000_000, 2**24), (3, 40_000_000, 16_777_213), (3, 5_000, 97)],
+)
+def test_ngram_hashing_matches_numpy(max_n, vocab_size, buckets):
     from kerasseq.models.ngram import NgramHashing
 
     rng = np.random.default_rng(max_n)
-    vocab_size, buckets = 300_000, 2**20
     ids = rng.integers(1, vocab_size, size=(4, 7))
     for row, length in enumerate([7, 3, 1, 0]):
         ids[row, length:] = 0
@@ -162,7 +165,7 @@ def test_ngram_layers_check_arguments():
     with pytest.raises(ValueError, match="Expected max_n"):
         NgramHashing(10, 16, max_n=4)
     with pytest.raises(ValueError, match="Expected buckets"):
-        NgramHashing(10, 2**21)
+        NgramHashing(10, 2**24 + 1)
     with pytest.raises(ValueError, match="Expected rate"):
         TokenDropout(1.0)
 

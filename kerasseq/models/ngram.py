@@ -21,10 +21,21 @@ from kerasseq.errors import ConfigError
 from kerasseq.models import common
 from kerasseq.models.registry import register
 
-# Odd multipliers below 2**11: `(id % buckets) * multiplier` stays below
-# 2**31 for buckets up to 2**20, so int32 never overflows on any backend.
+# Odd multipliers below 2**11 and at most 2**24 buckets: `_mul_mod` then
+# works in int32 without overflow on every backend.
 _MULTIPLIERS = ((1543, 1031), (1907, 1237))
-_MAX_BUCKETS = 2**20
+_MAX_BUCKETS = 2**24
+
+
+def _mul_mod(x, multiplier, modulus):
+    """``(x * multiplier) % modulus`` for int32 ``x >= 0``, ``multiplier <
+    2**11``, ``modulus <= 2**24``, exact in int32: with ``x % modulus =
+    high * 2**12 + low``, every intermediate product stays below 2**31."""
+    x = ops.mod(x, modulus)
+    high = ops.mod(ops.floor_divide(x, 4096) * multiplier, modulus)
+    for _ in range(2):  # high * 2**12, by two steps of 2**6
+        high = ops.mod(high * 64, modulus)
+    return ops.mod(high + ops.mod(x, 4096) * multiplier, modulus)
 
 
 def check_int(name, value, low, high=None):
@@ -54,7 +65,7 @@ class NgramHashing(keras.layers.Layer):
 
     Args:
         vocab_size: number of word ids (``Tokenizer.vocab_size``).
-        buckets: number of hashed n-gram ids, at most ``2**20``.
+        buckets: number of hashed n-gram ids, at most ``2**24``.
         max_n: longest n-gram, 1 (words only), 2 or 3.
     """
 
@@ -71,10 +82,9 @@ class NgramHashing(keras.layers.Layer):
         self.max_n = max_n
 
     def _mix(self, left, right, multipliers):
-        left = ops.mod(left, self.buckets) * multipliers[0]
-        right = ops.mod(right, self.buckets) * multipliers[1]
         return ops.mod(
-            ops.mod(left, self.buckets) + ops.mod(right, self.buckets),
+            _mul_mod(left, multipliers[0], self.buckets)
+            + _mul_mod(right, multipliers[1], self.buckets),
             self.buckets,
         )
 
@@ -193,7 +203,7 @@ class SubwordHashing(AdaptedLayer):
 
     Args:
         vocab_size: number of word ids (``Tokenizer.vocab_size``).
-        buckets: number of hashed n-gram ids, at most ``2**20``.
+        buckets: number of hashed n-gram ids, at most ``2**24``.
         min_n: shortest n-gram (characters, ``<``/``>`` included), >= 1.
         max_n: longest n-gram, >= `min_n`.
         max_per_word: n-gram slots per word.
@@ -302,7 +312,7 @@ class BoundaryHashing(AdaptedLayer):
 
     Args:
         vocab_size: number of word ids (``Tokenizer.vocab_size``).
-        buckets: number of hashed n-gram ids, at most ``2**20``.
+        buckets: number of hashed n-gram ids, at most ``2**24``.
         max_n: longest n-gram, space included, >= 3.
         offset: added to every n-gram id (use >= 1 when no other ids
             come first, so that no n-gram gets the padding id 0).
@@ -371,8 +381,8 @@ class BoundaryHashing(AdaptedLayer):
                          self._prefix_index, axis=2)
         valid = ops.logical_and(left > 0, right > 0)
         mixed = ops.mod(
-            ops.mod((left - 1) * _MULTIPLIERS[0][0], self.buckets)
-            + ops.mod((right - 1) * _MULTIPLIERS[0][1], self.buckets),
+            _mul_mod(left - 1, _MULTIPLIERS[0][0], self.buckets)
+            + _mul_mod(right - 1, _MULTIPLIERS[0][1], self.buckets),
             self.buckets,
         )
         grams = ops.where(valid, mixed + self.offset, 0)

@@ -85,7 +85,7 @@ def test_table_survives_keras_save(tmp_path):
     "kwargs, message",
     [
         ({"vocab_size": 2}, "Expected vocab_size to be an integer >= 3"),
-        ({"buckets": 2**21}, "Expected buckets to be an integer >= 1 and"),
+        ({"buckets": 2**24 + 1}, "Expected buckets to be an integer >= 1 and"),
         ({"min_n": 0}, "Expected min_n to be an integer >= 1"),
         ({"min_n": 3, "max_n": 2}, "Expected max_n to be an integer >= 3"),
         ({"max_per_word": 0}, "Expected max_per_word to be an integer"),
