@@ -41,7 +41,9 @@ DEFAULTS = dict(
     learning_rate=1e-3,
     seed=0,
     export=False,  # exported below, into saved_models/best_imdb
-    hparams=dict(max_n=3, buckets=2**20, prior=0.0),
+    # 2**22 hashed ids for the 5.1M bigrams and trigrams of IMDB train: 30%
+    # of them get an id of their own (0.8% with 2**20, 3x faster to train)
+    hparams=dict(max_n=3, buckets=2**22, prior=0.0),
 )
 EXAMPLES = [
     "One of the best films I have seen in years. The cast is superb and "
