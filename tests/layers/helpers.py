@@ -236,6 +236,14 @@ def check_layer(
     check_mixed_precision(make_layer, apply, float32_scores, has_scores)
 
 
+def embedding_head(ids, input_dim=100):
+    """Embedding -> mean -> softmax over 2 classes, for layers emitting ids
+    below `input_dim`."""
+    x = keras.layers.Embedding(input_dim, 4)(ids)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.layers.Dense(2, activation="softmax")(x)
+
+
 def check_training_needs_adapting(make_layer, adapt, head, ids, labels,
                                   tmp_path):
     """Fitting ``ids -> make_layer() -> head`` raises until ``adapt(layer)``

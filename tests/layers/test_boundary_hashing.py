@@ -5,7 +5,6 @@ Runs on every backend (tests/layers also runs under JAX in CI).
 
 import zlib
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -15,6 +14,7 @@ from kerasseq.models.ngram import BoundaryHashing
 from .helpers import (
     check_training_needs_adapting,
     check_vocabulary_tables_saved,
+    embedding_head,
 )
 
 VOCABULARY = ["very", "funny", "a"]  # ids 2, 3, 4
@@ -114,12 +114,6 @@ def test_config_round_trip():
     layer = BoundaryHashing(9, buckets=64, max_n=4, offset=11)
     clone = BoundaryHashing.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
-
-
-def embedding_head(grams):
-    x = keras.layers.Embedding(100, 4)(grams)
-    x = keras.layers.GlobalAveragePooling1D()(x)
-    return keras.layers.Dense(2, activation="softmax")(x)
 
 
 def test_training_needs_adapting(tmp_path):
