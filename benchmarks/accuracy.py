@@ -41,6 +41,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from kerasseq.files import data_dir  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 RECIPES = REPO / "recipes"
@@ -69,18 +71,13 @@ ANCHORS = [
 ]
 
 
-def default_data_dir():
-    env = os.environ.get("KERASSEQ_DATA_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "datasets"
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=data_dir())
     parser.add_argument("--datasets", default="all",
                         help="comma-separated names, or 'all' (*.csv.gz)")
     parser.add_argument("--models", default="best",

@@ -8,11 +8,8 @@ written atomically: to a temporary file in the run directory, then
 
 import csv
 import html
-import json
 import math
 import numbers
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,7 @@ from sklearn.metrics import (
 )
 
 from kerasseq.errors import ConfigError
+from kerasseq.files import write_atomically, write_json
 
 # Confusion-matrix cells get numbers only up to this many classes.
 MAX_ANNOTATED_CLASSES = 20
@@ -124,38 +122,12 @@ def _to_json_value(value):
     return value
 
 
-def _write_atomically(path, write, binary=False):
-    """Calls ``write(file)`` on a temp file next to ``path``, then renames."""
-    path = Path(path)
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        if binary:
-            with os.fdopen(descriptor, "wb") as file:
-                write(file)
-        else:
-            with os.fdopen(
-                descriptor, "w", encoding="utf-8", newline=""
-            ) as file:
-                write(file)
-        os.chmod(temp_name, 0o644)  # mkstemp creates files as 0o600
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
-
-
 def _write_json(path, data):
-    text = json.dumps(
-        _to_json_value(data), indent=2, sort_keys=True, allow_nan=False
-    )
-    _write_atomically(path, lambda file: file.write(text + "\n"))
+    write_json(path, _to_json_value(data), sort_keys=True)
 
 
 def _save_figure(figure, path):
-    _write_atomically(
+    write_atomically(
         path,
         lambda file: figure.savefig(file, format="png", dpi=100),
         binary=True,
@@ -279,7 +251,7 @@ def _write_errors(path, texts, y_true, y_prob, class_names, max_errors):
                 ]
             )
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def _attention_example_html(index, example):
@@ -416,7 +388,7 @@ def write_report(
             run_dir / "training_curves.png", history, curve_keys
         )
     if attention_examples is not None:
-        _write_atomically(
+        write_atomically(
             run_dir / "attention.html",
             lambda file: file.write(attention_page),
         )

@@ -36,6 +36,7 @@ import warnings
 from pathlib import Path
 
 from kerasseq.errors import ArtifactError, ConfigError, DataError
+from kerasseq.files import data_dir, read_json, write_json
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
@@ -349,21 +350,6 @@ def apply_overrides(config, assignments):
 
 
 # ---------------------------------------------------------------- run dir
-
-
-def read_json(path, what):
-    """The JSON in `path`; `ArtifactError` naming `what` if unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ArtifactError(f"cannot read {what} {path}: {error}") from None
-
-
-def write_json(path, data):
-    """Writes `data` as JSON to `path` atomically (temp file, rename)."""
-    tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_status(run_dir):
@@ -1274,13 +1260,6 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
 # ----------------------------------------------------------------- recipes
 
 
-def _default_data_dir():
-    env = os.environ.get("KERASSEQ_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
 def recipe_config(name, defaults, *, data_file=None, description=None,
                   argv=None):
     """Command line of a recipe: returns ``(TrainConfig, export_dir)``.
@@ -1313,7 +1292,7 @@ def recipe_config(name, defaults, *, data_file=None, description=None,
     if args.data:
         values["data"] = args.data
     elif data_file:
-        path = _default_data_dir() / data_file
+        path = data_dir() / data_file
         if not path.is_file():
             raise ConfigError(
                 f"{data_file} not found in {path.parent}; pass --data PATH "
