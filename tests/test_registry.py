@@ -37,6 +37,7 @@ TINY = {
 # Hashed-id table sizes: their upper bounds are built one at a time, with
 # one-dimensional embeddings, to keep memory low.
 TABLES = ("buckets", "subword_buckets", "boundary_buckets")
+SOME = ("relu", "prelu")  # prelu: the activation with weights
 FEATURE_OF_TABLE = {
     "subword_buckets": "subword_max_n",
     "boundary_buckets": "boundary_max_n",
@@ -140,11 +141,18 @@ def _resolves(name, hparams):
 def build_plans(name):
     """Hyper-parameter sets of `name` that together hold every boundary
     value of every key; each value joins the first set it fits (the
-    model's cross checks may need a partner value of another key)."""
+    model's cross checks may need a partner value of another key).
+
+    Hashed tables stay small (`test_largest_hashed_tables_build`);
+    activation choices are `kerasseq.layers.ACTIVATIONS`, the names the
+    layers accept: two of them here, all in `test_every_activation_builds`.
+    """
     plans = []
     for key, spec in models.hparam_specs(name).items():
         for value in boundary_values(spec):
             if key in TABLES and value > TINY[key]:
+                continue
+            if spec.choices == kl.ACTIVATIONS and value not in SOME:
                 continue
             for plan in plans:
                 if key not in plan and _resolves(
@@ -165,6 +173,22 @@ def test_boundary_values_build(name):
         assert model.output_shape == (None, CLASSES), plan
     probabilities = keras.ops.convert_to_numpy(model(ids, training=False))
     assert np.isfinite(probabilities).all()
+
+
+def test_every_activation_builds():
+    """Each activation choice in the head every model shares, and in the
+    transformer's encoder block."""
+    specs = models.hparam_specs("transformer")
+    assert specs["hidden_activation"].choices == kl.ACTIVATIONS
+    assert specs["activation"].choices == kl.ACTIVATIONS
+    for activation in kl.ACTIVATIONS:
+        model = models.build(
+            "bag_of_embeddings", VOCAB, CLASSES,
+            **tiny("bag_of_embeddings"), hidden_activation=activation,
+        )
+        assert model.output_shape == (None, CLASSES)
+        block = kl.TransformerEncoderBlock(2, 8, activation=activation)
+        assert block(keras.Input((None, 4))).shape[-1] == 4
 
 
 @pytest.mark.parametrize(
