@@ -7,7 +7,6 @@ build a model, and attention is found by the layer's type.
 
 import gc
 import math
-import time
 
 import keras
 import numpy as np
@@ -237,16 +236,13 @@ def test_cross_checks_name_the_keys(name, hparams, fragments):
 
 def test_cli_refuses_a_bad_hparam_before_loading_data(tmp_path, capsys):
     absent = tmp_path / "absent.csv"
-    started = time.monotonic()
     code = main(["train", "--model", "ngram_bag", "--set", "max_n=99",
                  "--data", str(absent), "--out", str(tmp_path / "run")])
-    elapsed = time.monotonic() - started
     err = capsys.readouterr().err
     assert code == 2
     assert "'max_n' of model 'ngram_bag' must be in [1, 3]; got 99" in err
     assert "absent.csv" not in err
     assert not (tmp_path / "run").exists()
-    assert elapsed < 30  # no data loaded, no model built
 
 
 ATTENTION_MODELS = (
