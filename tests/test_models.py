@@ -250,35 +250,6 @@ def test_cudnn_not_eligible_with_recurrent_dropout():
     assert list(models.cudnn_eligible(gru).values()) == [False]
 
 
-@pytest.mark.parametrize(
-    "name, overrides",
-    [
-        ("bilstm_bahdanau", {}),
-        ("bilstm_luong_dot", {}),
-        ("bilstm_luong_general", {}),
-        ("bilstm_luong_concat", {}),
-        ("transformer", {"pooling": "attention"}),
-    ],
-)
-def test_attention_weights_cover_only_real_tokens(name, overrides):
-    model = models.build(name, VOCAB, CLASSES, **tiny(name, **overrides))
-    ids = make_ids(width=9)
-    weights = keras.ops.convert_to_numpy(models.attention_model(model)(ids))
-    assert weights.shape == ids.shape
-    real = ids != 0
-    np.testing.assert_array_equal(weights[~real], 0.0)
-    assert (weights[real] > 0).all()
-    np.testing.assert_allclose(
-        np.where(real, weights, 0).sum(axis=1), 1.0, atol=1e-5
-    )
-
-
-def test_attention_model_is_none_without_attention():
-    for name in ("lstm", "transformer", "bag_of_embeddings"):
-        model = models.build(name, VOCAB, CLASSES, **tiny(name))
-        assert models.attention_model(model) is None
-
-
 @pytest.mark.parametrize("name", ["bilstm_luong_general", "transformer"])
 def test_keras_file_round_trip_without_custom_objects(name, tmp_path):
     overrides = {"pooling": "max"} if name == "transformer" else {}
@@ -317,7 +288,10 @@ def test_mixed_precision_keeps_float32_head():
 def test_register_adds_a_builder_in_one_function():
     name = "test_only_bag"
 
-    @models.register(name, "test model", {"embedding_dim": 4, "dropout": 0.0})
+    @models.register(name, "test model", {
+        "embedding_dim": models.HParam(4, "embedding size", low=1,
+                                       search=(2, 8)),
+    })
     def _build(ids, vocab_size, num_classes, hp):
         x = keras.layers.Embedding(
             vocab_size, hp["embedding_dim"], mask_zero=True
@@ -329,6 +303,8 @@ def test_register_adds_a_builder_in_one_function():
         assert name in models.names()
         model = models.build(name, VOCAB, CLASSES, embedding_dim="6")
         assert model.output_shape == (None, CLASSES)
+        with pytest.raises(ConfigError, match="'embedding_dim' .* >= 1"):
+            models.build(name, VOCAB, CLASSES, embedding_dim=0)
         with pytest.raises(ValueError, match="already registered"):
             models.register(name, "again", {})(_build)
     finally:

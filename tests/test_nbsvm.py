@@ -125,5 +125,7 @@ def test_character_view_without_word_features(tmp_path):
 def test_no_features_is_an_error():
     import pytest
 
-    with pytest.raises(ValueError, match="Expected at least one kind"):
+    from kerasseq.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one kind of feature"):
         models.build("nbsvm", 20, 2, max_n=0)

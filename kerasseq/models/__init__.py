@@ -13,8 +13,10 @@ precision numerically safe. Compile with
 
 Embeddings use ``mask_zero=True``; recurrent layers consume the mask and
 pooling uses only non-padded steps, so extra padding never changes a
-prediction. Hyper-parameters are validated (`kerasseq.errors.ConfigError`)
-and strings are coerced to each default's type; see `default_hparams`.
+prediction. Each model declares its hyper-parameters (`HParam`: default,
+range or choices, search bounds; see `hparam_specs`); values are checked
+against them (`kerasseq.errors.ConfigError`) and strings are coerced to
+each default's type.
 """
 
 from kerasseq.models import (  # noqa: F401  (registers the builders)
@@ -27,21 +29,25 @@ from kerasseq.models import (  # noqa: F401  (registers the builders)
 from kerasseq.models.inspection import attention_model, cudnn_eligible
 from kerasseq.models.pooling import MaskedGlobalPooling1D
 from kerasseq.models.registry import (
+    HParam,
     build,
     default_hparams,
     describe,
+    hparam_specs,
     names,
     register,
     resolve_hparams,
 )
 
 __all__ = [
+    "HParam",
     "MaskedGlobalPooling1D",
     "attention_model",
     "build",
     "cudnn_eligible",
     "default_hparams",
     "describe",
+    "hparam_specs",
     "names",
     "register",
     "resolve_hparams",

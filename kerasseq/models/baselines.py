@@ -1,6 +1,6 @@
 """Order-blind baseline: masked mean of embeddings, hidden layer, head."""
 
-from kerasseq.models import common
+from kerasseq.models import common, hparams
 from kerasseq.models.registry import register
 
 
@@ -8,12 +8,10 @@ from kerasseq.models.registry import register
     "bag_of_embeddings",
     "Order-blind baseline: masked mean of embeddings -> dense -> softmax",
     {
-        "embedding_dim": 64,
-        "dropout": 0.2,
-        "hidden_units": 64,
-        "hidden_activation": "relu",
+        "embedding_dim": hparams.embedding_dim(64),
+        "dropout": hparams.dropout(0.2),
+        **hparams.head(hidden_units=64),
     },
-    {"hidden_activation": common.activation_names()},
 )
 def _bag_of_embeddings(ids, vocab_size, num_classes, hp):
     x = common.embed(ids, vocab_size, hp)

@@ -5,8 +5,6 @@ import keras
 from kerasseq import layers as kl
 from kerasseq.models.pooling import MaskedGlobalPooling1D
 
-ATTENTION_LAYER = "attention_pooling"
-
 
 def activation_names():
     """Activation names accepted by `kerasseq.layers.get_activation`."""
@@ -32,15 +30,14 @@ def pool(sequence, mode, score="additive", query="learned", units=0):
     """Pool ``[B, T, D]`` to ``[B, D]`` over the non-padded steps.
 
     ``mode`` is ``"mean"``, ``"max"`` or ``"attention"``; attention uses
-    `AttentionPooling` named `ATTENTION_LAYER`, whose weights
-    `attention_model` exposes.
+    `AttentionPooling`, whose weights `attention_model` exposes.
     """
     if mode == "attention":
         pooled, _ = kl.AttentionPooling(
             score=score,
             query=query,
             units=units or None,
-            name=ATTENTION_LAYER,
+            name="attention_pooling",
         )(sequence, return_attention_scores=True)
         return pooled
     return MaskedGlobalPooling1D(mode, name=f"{mode}_pooling")(sequence)

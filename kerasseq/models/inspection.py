@@ -2,7 +2,7 @@
 
 import keras
 
-from kerasseq.models.common import ATTENTION_LAYER
+from kerasseq.layers import AttentionPooling, BaseAttention
 
 
 def _rnn_layers(layers):
@@ -46,18 +46,33 @@ def cudnn_eligible(model):
     }
 
 
+def _attention_weights(layer):
+    """The weights output of an attention layer (first call) that
+    returned them (``return_attention_scores=True``), else None."""
+    if not isinstance(layer, (AttentionPooling, BaseAttention)):
+        return None
+    outputs = layer.output
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 2:
+        return outputs[1]
+    return None
+
+
 def attention_model(model):
     """A model mapping the same ids to attention weights ``[B, T]``, or None.
 
-    Defined for models pooling with the layer named ``"attention_pooling"``
-    (``bilstm_bahdanau``, ``bilstm_luong_*`` and any RNN/Transformer built
-    with ``pooling="attention"``). Weights sum to 1 over the non-padded
-    steps and are 0 on padding. Other models (including the default
-    mean-pooled ``transformer``) give None.
+    Defined for models whose attention layer (`AttentionPooling` or a
+    `BaseAttention` subclass, called with
+    ``return_attention_scores=True``) returns its weights: ``ngram_bigru``,
+    ``bilstm_bahdanau``, ``bilstm_luong_*`` and any RNN/Transformer built
+    with ``pooling="attention"``; the one nearest the output if several.
+    Weights sum to 1 over the non-padded steps and are 0 on padding.
+    Other models (including the default mean-pooled ``transformer``) give
+    None.
     """
-    try:
-        layer = model.get_layer(ATTENTION_LAYER)
-    except ValueError:
-        return None
-    _, weights = layer.output
-    return keras.Model(model.input, weights, name=f"{model.name}_attention")
+    for layer in reversed(model.layers):
+        weights = _attention_weights(layer)
+        if weights is not None:
+            return keras.Model(
+                model.input, weights, name=f"{model.name}_attention"
+            )
+    return None

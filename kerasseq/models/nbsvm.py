@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasseq.models import hparams
 from kerasseq.models.ngram import (
     AdaptedLayer,
     BoundaryHashing,
@@ -31,7 +32,7 @@ from kerasseq.models.ngram import (
     SubwordHashing,
     check_int,
 )
-from kerasseq.models.registry import register
+from kerasseq.models.registry import HParam, register
 
 
 def _first_occurrences(ids):
@@ -214,23 +215,57 @@ class LogCountRatioLogits(AdaptedLayer):
         }
 
 
+def _some_features(hp):
+    if not (hp["max_n"] or hp["subword_max_n"] or hp["boundary_max_n"]):
+        return (
+            "expected at least one kind of feature: max_n >= 1 (words), "
+            "subword_max_n > 0 or boundary_max_n > 0; got all three 0"
+        )
+    return None
+
+
+def _subword_lengths_ordered(hp):
+    if 0 < hp["subword_max_n"] < hp["subword_min_n"]:
+        return (
+            "'subword_max_n' must be 0 or >= subword_min_n="
+            f"{hp['subword_min_n']}; got {hp['subword_max_n']}"
+        )
+    return None
+
+
 @register(
     "nbsvm",
     "NBSVM: naive Bayes log-count ratios of distinct words + hashed "
     "n-grams (+ character n-grams of and across words), learned weights, "
     "softmax",
-    {"max_n": 3, "buckets": 2**20, "subword_min_n": 2, "subword_max_n": 0,
-     "subword_buckets": 2**20, "boundary_max_n": 0,
-     "boundary_buckets": 2**20, "prior": 0.0, "smoothing": 1.0, "l2": 0.0,
-     "interpolation": 1.0},
+    {
+        "max_n": HParam(3, "longest word n-gram (0: no word features)",
+                        low=0, high=3),
+        "buckets": hparams.buckets(2**20),
+        "subword_min_n": HParam(2, "shortest character n-gram of a word",
+                                low=1, search=(1, 3)),
+        "subword_max_n": HParam(0, "longest character n-gram of a word "
+                                "(0: none)", low=0, search=(0, 6)),
+        "subword_buckets": hparams.buckets(
+            2**20, "hashed character n-gram ids of words"),
+        "boundary_max_n": HParam(0, "longest character n-gram across two "
+                                 "words, space included (0: none)",
+                                 low=3, off=0, search=(3, 8)),
+        "boundary_buckets": hparams.buckets(
+            2**20, "hashed character n-gram ids across words"),
+        "prior": HParam(0.0, "weight of the naive Bayes ratios at w = 0",
+                        low=0.0, search=(0.0, 1.0)),
+        "smoothing": HParam(1.0, "count added to every id and class",
+                            low=0.0, low_open=True, search=(0.1, 4.0),
+                            log=True),
+        "l2": hparams.l2(0.0, "L2 penalty on the learned weights"),
+        "interpolation": HParam(1.0, "Wang & Manning's beta (1: none)",
+                                low=0.0, low_open=True, high=1.0,
+                                search=(0.1, 1.0)),
+    },
+    checks=(_some_features, _subword_lengths_ordered),
 )
 def _nbsvm(ids, vocab_size, num_classes, hp):
-    if not (hp["max_n"] or hp["subword_max_n"] or hp["boundary_max_n"]):
-        raise ValueError(
-            "Expected at least one kind of feature: max_n >= 1 (words), "
-            "subword_max_n > 0 or boundary_max_n > 0. Received: max_n=0, "
-            "subword_max_n=0, boundary_max_n=0"
-        )
     features = []
     input_dim = 1  # id 0: padding
     if hp["max_n"]:

@@ -18,8 +18,8 @@ import numpy as np
 from keras import ops
 
 from kerasseq.errors import ConfigError
-from kerasseq.models import common
-from kerasseq.models.registry import register
+from kerasseq.models import common, hparams
+from kerasseq.models.registry import HParam, register
 
 # Odd multipliers below 2**11 and at most 2**24 buckets: `_mul_mod` then
 # works in int32 without overflow on every backend.
@@ -466,24 +466,23 @@ def _l2(hp):
     return keras.regularizers.L2(hp["l2"]) if hp["l2"] > 0 else None
 
 
-_CHOICES = {"hidden_activation": common.activation_names()}
+def _ngram_hparams(embedding_dim, dropout):
+    return {
+        "embedding_dim": hparams.embedding_dim(embedding_dim),
+        "max_n": HParam(2, "longest word n-gram", low=1, high=3),
+        "buckets": hparams.buckets(2**18),
+        "dropout": hparams.dropout(dropout),
+        "token_dropout": hparams.rate(
+            0.0, "share of word and n-gram ids dropped in training"),
+        "l2": hparams.l2(0.0, "L2 penalty on the n-gram embeddings"),
+    }
 
 
 @register(
     "ngram_bag",
     "fastText-style bag of word + hashed bigram/trigram embeddings, "
     "masked mean, softmax head",
-    {
-        "embedding_dim": 16,
-        "max_n": 2,
-        "buckets": 2**18,
-        "dropout": 0.0,
-        "token_dropout": 0.0,
-        "l2": 0.0,
-        "hidden_units": 0,
-        "hidden_activation": "relu",
-    },
-    _CHOICES,
+    {**_ngram_hparams(16, 0.0), **hparams.head()},
 )
 def _ngram_bag(ids, vocab_size, num_classes, hp):
     ngram_ids, embedding = _ngram_embedding(ids, vocab_size, hp)
@@ -537,18 +536,11 @@ class PositionNgramSum(keras.layers.Layer):
     "Word + hashed n-gram embeddings summed per position -> BiGRU -> "
     "attention pooling (+ n-gram bag mean), softmax head",
     {
-        "embedding_dim": 64,
-        "max_n": 2,
-        "buckets": 2**18,
-        "units": 64,
-        "dropout": 0.3,
-        "token_dropout": 0.0,
-        "l2": 0.0,
-        "bag_skip": True,
-        "hidden_units": 0,
-        "hidden_activation": "relu",
+        **_ngram_hparams(64, 0.3),
+        "units": hparams.units(64),
+        "bag_skip": HParam(True, "also feed the n-gram bag mean to the head"),
+        **hparams.head(),
     },
-    _CHOICES,
 )
 def _ngram_bigru(ids, vocab_size, num_classes, hp):
     ngram_ids, embedding = _ngram_embedding(ids, vocab_size, hp)

@@ -8,8 +8,8 @@ cuDNN; `kerasseq.models.cudnn_eligible` reports it per layer.
 
 import keras
 
-from kerasseq.models import common
-from kerasseq.models.registry import register
+from kerasseq.models import common, hparams
+from kerasseq.models.registry import HParam, register
 
 _RNN = {
     "simple_rnn": keras.layers.SimpleRNN,
@@ -20,31 +20,33 @@ POOLINGS = ("last", "max", "mean", "attention")
 ATTENTION_QUERIES = ("learned", "last")
 
 
-def _defaults(bidirectional, pooling="last"):
+def _hparams(bidirectional, pooling="last"):
     return {
-        "embedding_dim": 64,
-        "units": 64,
-        "num_layers": 1,
-        "bidirectional": bidirectional,
-        "dropout": 0.2,
-        "recurrent_dropout": 0.0,
-        "pooling": pooling,
-        "hidden_units": 0,
-        "hidden_activation": "relu",
+        "embedding_dim": hparams.embedding_dim(64),
+        "units": hparams.units(64),
+        "num_layers": HParam(1, "stacked recurrent layers", low=1,
+                             search=(1, 3)),
+        "bidirectional": HParam(bidirectional, "read both directions"),
+        "dropout": hparams.dropout(0.2),
+        "recurrent_dropout": hparams.rate(
+            0.0, "dropout on the recurrent state (> 0 disables cuDNN)"),
+        "pooling": HParam(pooling, "how the states become one vector",
+                          choices=POOLINGS),
+        **hparams.head(),
     }
 
 
-def _attention_defaults(query):
-    defaults = _defaults(True)
-    del defaults["bidirectional"], defaults["pooling"]
-    return {**defaults, "attention_units": 0, "attention_query": query}
-
-
-def _choices():
+def _attention_hparams(query):
+    declared = _hparams(True)
+    del declared["bidirectional"], declared["pooling"]
     return {
-        "pooling": POOLINGS,
-        "attention_query": ATTENTION_QUERIES,
-        "hidden_activation": common.activation_names(),
+        **declared,
+        "attention_units": HParam(
+            0, "hidden size of the attention score (0: the state size)",
+            low=0, search=(0, 256)),
+        "attention_query": HParam(
+            query, "attention query: a learned vector or the last state",
+            choices=ATTENTION_QUERIES),
     }
 
 
@@ -109,23 +111,20 @@ for _cell, _title, _pooling in (
     register(
         _cell,
         f"{_title} over masked embeddings ({_POOLING_NOTE}), softmax head",
-        _defaults(False, _pooling),
-        _choices(),
+        _hparams(False, _pooling),
     )(_recurrent(_cell))
 
 for _cell, _title in (("lstm", "LSTM"), ("gru", "GRU")):
     register(
         f"bi{_cell}",
         f"Bidirectional {_title} ({_POOLING_NOTE}), softmax head",
-        _defaults(True),
-        _choices(),
+        _hparams(True),
     )(_recurrent(_cell))
 
 register(
     "bilstm_bahdanau",
     "BiLSTM + additive (Bahdanau) attention pooling, learned query",
-    _attention_defaults("learned"),
-    _choices(),
+    _attention_hparams("learned"),
 )(_attention("lstm", "additive"))
 
 for _score, _what in (
@@ -136,6 +135,5 @@ for _score, _what in (
     register(
         f"bilstm_luong_{_score}",
         f"BiLSTM + Luong {_what} attention pooling, last state as query",
-        _attention_defaults("last"),
-        _choices(),
+        _attention_hparams("last"),
     )(_attention("lstm", _score))

@@ -1,15 +1,22 @@
-"""Model registry and hyper-parameter validation.
+"""Model registry: builders and their declared hyper-parameters.
 
-A builder is one decorated function::
+A builder is one decorated function; each hyper-parameter is declared
+once, with its default and the values it may take::
 
-    @register("lstm", "One-line description.", defaults={"units": 64},
-              choices={"pooling": ("last", "max")})
+    @register("lstm", "One-line description.", hparams={
+        "units": HParam(64, low=1, search=(16, 512), log=True,
+                        help="LSTM units per direction"),
+        "pooling": HParam("last", choices=("last", "max")),
+    })
     def _build_lstm(ids, vocab_size, num_classes, hp):
         ...  # returns the probabilities tensor
 
-Hyper-parameters are checked against the defaults: unknown names, wrong
-types, out-of-range numbers and unknown choices raise `ConfigError`.
-Strings (from a CLI ``--set units=128``) are coerced to the default's type.
+`resolve_hparams` checks every value against its declaration (type,
+finite, range, choices) and the model's cross checks, so a layer only
+ever sees checked values: a bad one is a `ConfigError` naming the key and
+the model. Strings (from a CLI ``--set units=128``) are coerced to the
+default's type by `kerasseq.values.coerce`. `hparam_specs` returns the
+declarations, e.g. to build a tuner's search space.
 """
 
 import dataclasses
@@ -17,46 +24,125 @@ from collections.abc import Callable
 
 import keras
 
+from kerasseq import values
 from kerasseq.errors import ConfigError
 
-_TRUE = ("true", "yes", "1", "on")
-_FALSE = ("false", "no", "0", "off")
+_KINDS = (bool, int, float, str)
 
-# Range checks shared by every model: (low, high, high_inclusive).
-_RANGES = {
-    "embedding_dim": (1, None, True),
-    "units": (1, None, True),
-    "num_layers": (1, None, True),
-    "hidden_units": (0, None, True),
-    "attention_units": (0, None, True),
-    "dropout": (0.0, 1.0, False),
-    "recurrent_dropout": (0.0, 1.0, False),
-    "num_heads": (1, None, True),
-    "num_blocks": (1, None, True),
-    "intermediate_dim": (1, None, True),
-    "max_length": (1, None, True),
-    "filters": (1, None, True),
-    "kernel_sizes": (1, None, True),
-}
+
+@dataclasses.dataclass(frozen=True)
+class HParam:
+    """One hyper-parameter: its default and the values it may take.
+
+    The type is the default's (bool, int, float or str).
+
+    Args:
+        default: the value used when none is given.
+        help: one line on what it does.
+        low, high: inclusive numeric bounds (None: unbounded).
+        low_open, high_open: make `low` / `high` exclusive.
+        choices: the allowed strings.
+        off: one more allowed number outside ``[low, high]`` that turns
+            the feature off (e.g. 0).
+        search: a suggested finite ``(low, high)`` range for tuning;
+            required for a number whose valid range is unbounded.
+        log: tune on a log scale (`search_bounds` then start above 0).
+    """
+
+    default: bool | int | float | str
+    help: str = ""
+    low: int | float | None = None
+    high: int | float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple = ()
+    off: int | float | None = None
+    search: tuple | None = None
+    log: bool = False
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise TypeError(f"unsupported default {self.default!r}")
+        if self.kind is str and not self.choices:
+            raise TypeError(f"string default {self.default!r} needs choices")
+        if self.is_number:
+            bounds = self.search_bounds
+            if None in bounds or not all(map(self.allows, bounds)):
+                raise ValueError(
+                    f"search bounds {bounds} must be finite allowed values"
+                )
+            if self.log and bounds[0] <= 0:
+                raise ValueError(f"log search needs bounds > 0; {bounds}")
+        if not self.allows(self.default):
+            raise ValueError(f"default {self.default!r} is not allowed")
+
+    @property
+    def kind(self):
+        """The type of the values: bool, int, float or str."""
+        return type(self.default)
+
+    @property
+    def is_number(self):
+        """True for int and float hyper-parameters."""
+        return self.kind in (int, float)
+
+    @property
+    def search_bounds(self):
+        """The finite ``(low, high)`` range suggested for tuning."""
+        return self.search or (self.low, self.high)
+
+    def allows(self, value):
+        """Whether `value` (already of `kind`) is in range / a choice."""
+        if self.choices:
+            return value in self.choices
+        if not self.is_number or value == self.off:
+            return True
+        return not (
+            (self.low is not None and (
+                value < self.low or (self.low_open and value == self.low)))
+            or (self.high is not None and (
+                value > self.high or (self.high_open and value == self.high)))
+        )
+
+    def describe_allowed(self):
+        """The allowed values in words, e.g. ``"in [0.0, 1.0)"``."""
+        if self.choices:
+            return f"one of {', '.join(map(str, self.choices))}"
+        if self.low is None and self.high is None:
+            text = "any number"
+        elif self.high is None:
+            text = f"{'>' if self.low_open else '>='} {self.low}"
+        elif self.low is None:
+            text = f"{'<' if self.high_open else '<='} {self.high}"
+        else:
+            text = (f"in {'(' if self.low_open else '['}{self.low}, "
+                    f"{self.high}{')' if self.high_open else ']'}")
+        return text if self.off is None else f"{self.off} or {text}"
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """One registered model: its builder, defaults and allowed choices."""
+    """One registered model: builder, hyper-parameters and cross checks.
+
+    Each check maps the resolved hyper-parameters to an error message
+    naming the keys involved, or None when they fit together.
+    """
 
     name: str
     description: str
     builder: Callable
-    defaults: dict
-    choices: dict
+    hparams: dict
+    checks: tuple = ()
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register(name, description, defaults, choices=None):
+def register(name, description, hparams, checks=()):
     """Decorator adding ``fn(ids, vocab_size, num_classes, hp)`` as `name`.
 
+    `hparams` maps each hyper-parameter name to its `HParam`; `checks` are
+    ``check(hp) -> message or None`` for constraints between them.
     ``fn`` receives the int32 ids input tensor and returns the output
     probabilities tensor; `build` wraps them in a `keras.Model`.
     """
@@ -65,7 +151,7 @@ def register(name, description, defaults, choices=None):
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered")
         _REGISTRY[name] = ModelSpec(
-            name, description, fn, dict(defaults), dict(choices or {})
+            name, description, fn, dict(hparams), tuple(checks)
         )
         return fn
 
@@ -90,84 +176,44 @@ def _spec(name):
     return _REGISTRY[name]
 
 
+def hparam_specs(name):
+    """``{key: HParam}``: the declared hyper-parameters of model `name`."""
+    return dict(_spec(name).hparams)
+
+
 def default_hparams(name):
     """A copy of the default hyper-parameters of model `name`."""
-    return dict(_spec(name).defaults)
+    return {key: spec.default for key, spec in _spec(name).hparams.items()}
 
 
-def _coerce(model, key, value, default):
-    kind = type(default)
+def _checked(model, key, value, spec):
     where = f"hyper-parameter {key!r} of model {model!r}"
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE:
-            return True
-        if isinstance(value, str) and value.strip().lower() in _FALSE:
-            return False
+    try:
+        coerced = values.coerce(value, spec.kind)
+    except ValueError as error:
+        raise ConfigError(f"{where} must be {error}; got {value!r}") from None
+    if not spec.allows(coerced):
         raise ConfigError(
-            f"{where} must be a boolean (true/false); got {value!r}"
+            f"{where} must be {spec.describe_allowed()}; got {value!r}"
         )
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"{where} must be an integer; got {value!r}")
-    if kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"{where} must be a number; got {value!r}")
-    if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string; got {value!r}")
-    return value.strip()
-
-
-def _check_range(model, key, value):
-    if key not in _RANGES:
-        return
-    low, high, high_inclusive = _RANGES[key]
-    too_high = high is not None and (
-        value > high if high_inclusive else value >= high
-    )
-    if value < low or too_high:
-        if high is None:
-            allowed = f">= {low}"
-        else:
-            allowed = f"in [{low}, {high}{']' if high_inclusive else ')'}"
-        raise ConfigError(
-            f"hyper-parameter {key!r} of model {model!r} must be {allowed}; "
-            f"got {value!r}"
-        )
+    return coerced
 
 
 def resolve_hparams(name, **hparams):
     """Defaults of `name` updated with validated, coerced `hparams`."""
     spec = _spec(name)
-    resolved = dict(spec.defaults)
+    resolved = default_hparams(name)
     for key, value in hparams.items():
-        if key not in spec.defaults:
+        if key not in spec.hparams:
             raise ConfigError(
                 f"unknown hyper-parameter {key!r} for model {name!r}; "
-                f"valid: {', '.join(sorted(spec.defaults))}"
+                f"valid: {', '.join(sorted(spec.hparams))}"
             )
-        value = _coerce(name, key, value, spec.defaults[key])
-        _check_range(name, key, value)
-        allowed = spec.choices.get(key)
-        if allowed is not None and value not in allowed:
-            raise ConfigError(
-                f"hyper-parameter {key!r} of model {name!r} must be one of "
-                f"{', '.join(allowed)}; got {value!r}"
-            )
-        resolved[key] = value
+        resolved[key] = _checked(name, key, value, spec.hparams[key])
+    for check in spec.checks:
+        message = check(resolved)
+        if message:
+            raise ConfigError(f"hyper-parameters of model {name!r}: {message}")
     return resolved
 
 

@@ -14,9 +14,8 @@ at the learning rates used for the recurrent models, where post-LN
 import keras
 
 from kerasseq import layers as kl
-from kerasseq.errors import ConfigError
-from kerasseq.models import common
-from kerasseq.models.registry import register
+from kerasseq.models import common, hparams
+from kerasseq.models.registry import HParam, register
 
 POSITIONS = ("learned", "sinusoidal")
 POOLINGS = ("mean", "max", "attention")
@@ -34,37 +33,40 @@ def _embed(ids, vocab_size, hp):
     return common.dropout(x, hp, "embedding_dropout")
 
 
+def _heads_divide_embedding(hp):
+    if hp["embedding_dim"] % hp["num_heads"]:
+        return (
+            "'embedding_dim' must be divisible by num_heads="
+            f"{hp['num_heads']}; got {hp['embedding_dim']}"
+        )
+    return None
+
+
 @register(
     "transformer",
     "Transformer encoder over token + position embeddings, masked pooling",
     {
-        "embedding_dim": 64,
-        "num_heads": 4,
-        "num_blocks": 2,
-        "intermediate_dim": 128,
-        "activation": "relu",
-        "norm_first": True,
-        "positions": "learned",
-        "max_length": 512,
-        "dropout": 0.1,
-        "pooling": "mean",
-        "hidden_units": 0,
-        "hidden_activation": "relu",
+        "embedding_dim": hparams.embedding_dim(64),
+        "num_heads": HParam(4, "attention heads (divide embedding_dim)",
+                            low=1, search=(1, 8)),
+        "num_blocks": HParam(2, "encoder blocks", low=1, search=(1, 4)),
+        "intermediate_dim": hparams.units(
+            128, "hidden size of each block's feed-forward layer"),
+        "activation": hparams.activation(
+            "relu", "activation of the feed-forward layers"),
+        "norm_first": HParam(True, "pre-LN blocks (False: post-LN)"),
+        "positions": HParam("learned", "position embedding kind",
+                            choices=POSITIONS),
+        "max_length": HParam(512, "longest sequence (positions)", low=1,
+                             search=(64, 1024), log=True),
+        "dropout": hparams.dropout(0.1),
+        "pooling": HParam("mean", "how the states become one vector",
+                          choices=POOLINGS),
+        **hparams.head(),
     },
-    {
-        "positions": POSITIONS,
-        "pooling": POOLINGS,
-        "activation": common.activation_names(),
-        "hidden_activation": common.activation_names(),
-    },
+    checks=(_heads_divide_embedding,),
 )
 def _transformer(ids, vocab_size, num_classes, hp):
-    if hp["embedding_dim"] % hp["num_heads"]:
-        raise ConfigError(
-            "hyper-parameter 'embedding_dim' of model 'transformer' must be "
-            f"divisible by num_heads={hp['num_heads']}; "
-            f"got {hp['embedding_dim']}"
-        )
     x = _embed(ids, vocab_size, hp)
     for index in range(1, hp["num_blocks"] + 1):
         x = kl.TransformerEncoderBlock(
