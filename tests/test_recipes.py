@@ -109,6 +109,7 @@ def test_load_takes_a_path(tmp_path):
     ('examples = "one"\n' + TINY, r"'examples' must be a list"),
     (TINY + "[measured]\naccuracy = 0.5\nacc = 1\n",
      r"unknown key 'acc' in \[measured\]"),
+    (TINY.replace("bag_of_embeddings", "gruu"), r"gruu"),
     (TINY + "[[members]]\nmodel = 'gru'\n", r"at least two members"),
     (TINY + "[[members]]\nmodel = 'gru'\nseed = 1\n[[members]]\n"
      "model = 'gru'\n", r"member 0 sets 'seed'"),

@@ -174,15 +174,15 @@ def _read(path):
     return values
 
 
-def _check_hparams(path, where, model, hparams):
+def _check_hparams(where, model, hparams):
     from kerasseq import models
 
     known = models.default_hparams(model)
     unknown = sorted(set(hparams) - set(known))
     if unknown:
         raise ConfigError(
-            f"recipe {path}: unknown hyper-parameter {unknown[0]!r} in "
-            f"{where} (model {model!r}); valid: {', '.join(sorted(known))}"
+            f"unknown hyper-parameter {unknown[0]!r} in {where} (model "
+            f"{model!r}); valid: {', '.join(sorted(known))}"
         )
 
 
@@ -208,12 +208,11 @@ def load(name_or_path):
     )
     try:
         config, members = recipe.resolve(data="unused")
+        for index, member in enumerate(members or [config.to_dict()]):
+            _check_hparams(f"member {index}" if members else "config",
+                           member["model"], member.get("hparams", {}))
     except ConfigError as error:
         raise ConfigError(f"recipe {path}: {error}") from None
-    for index, member in enumerate(members or [{"model": config.model}]):
-        where = f"member {index}" if members else "config"
-        hparams = member.get("hparams", {}) if members else config.hparams
-        _check_hparams(path, where, member["model"], hparams)
     return recipe
 
 
