@@ -109,6 +109,8 @@ def test_load_takes_a_path(tmp_path):
     ('examples = "one"\n' + TINY, r"'examples' must be a list"),
     (TINY + "[measured]\naccuracy = 0.5\nacc = 1\n",
      r"unknown key 'acc' in \[measured\]"),
+    (TINY + "[measured]\naccuracy = 79.9\n",
+     r"\[measured\] 'accuracy' has a bad value 79\.9"),
     (TINY.replace("bag_of_embeddings", "gruu"), r"gruu"),
     (TINY + "[[members]]\nmodel = 'gru'\n", r"at least two members"),
     (TINY + "[[members]]\nmodel = 'gru'\nseed = 1\n[[members]]\n"

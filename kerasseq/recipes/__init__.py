@@ -125,6 +125,18 @@ def _path(name_or_path):
     )
 
 
+def _measured_ok(key, value):
+    number = isinstance(value, (int, float)) and not isinstance(
+        value, bool) and value >= 0
+    if key in ("accuracy", "macro_f1"):
+        return number and value <= 1
+    if key == "epochs":  # a count, or e.g. "6 + refit 6"
+        return number or isinstance(value, str)
+    if key.endswith(("seconds", "texts")):
+        return number
+    return isinstance(value, str)
+
+
 def _read(path):
     """The recipe file's TOML, top-level keys and types checked."""
     try:
@@ -167,6 +179,13 @@ def _read(path):
             f"recipe {path}: unknown key {unknown[0]!r} in [measured]; "
             f"valid keys: {', '.join(_MEASURED)}"
         )
+    for key, value in measured.items():
+        if not _measured_ok(key, value):
+            raise ConfigError(
+                f"recipe {path}: [measured] {key!r} has a bad value "
+                f"{value!r} (fractions in [0, 1], counts and seconds >= 0, "
+                "text otherwise)"
+            )
     members = values.get("members")
     require(members is None or (isinstance(members, list) and all(
         isinstance(m, dict) for m in members)), "members",
