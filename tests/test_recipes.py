@@ -143,13 +143,14 @@ def test_quickstart_runs_end_to_end(tmp_path, capsys):
     out, export_dir = tmp_path / "run", tmp_path / "export"
     assert recipes.train_command(
         "quickstart", out=str(out), epochs=1,
-        assignments=["units=8", "embedding_dim=8"],
+        assignments=["units=8", "embedding_dim=8", "data_options.n=400"],
         export_dir=str(export_dir)) == 0
     printed = capsys.readouterr().out
     assert f"exported to {export_dir}" in printed
     model, tokenizer, record = load_run(out)
     assert record["config"]["epochs"] == 1
     assert record["config"]["hparams"]["units"] == 8
+    assert record["n_test"] == 80
     examples = list(recipes.load("quickstart").examples)
     probs = predict_proba(model, tokenizer.texts_to_sequences(examples), 32,
                           record["config"]["maxlen"])
