@@ -16,7 +16,8 @@ Usage::
     python benchmarks/accuracy.py --quick                 # smoke run
 
 ``--models`` takes recipe names (``best_mr``, ``best_imdb``,
-``best_sms_spam``: the ``DEFAULTS`` of ``recipes/NAME.py``) and
+``best_sms_spam``: the config, and members, of
+``kerasseq/recipes/NAME.toml``), paths of recipe files (``.toml``) and
 registered model names (``kerasseq models``; trained with the
 `TrainConfig` defaults); ``none`` runs only the baseline. The default
 is ``best``: the dataset's own ``best_NAME`` recipe, or for other
@@ -27,7 +28,6 @@ length.
 import argparse
 import datetime
 import gzip
-import importlib.util
 import json
 import os
 import platform
@@ -41,11 +41,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from kerasseq import recipes  # noqa: E402
 from kerasseq.files import data_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
-RECIPES = REPO / "recipes"
 SECTION = "## Accuracy"
 # Median words per training text of the datasets the best_* recipes were
 # tuned on (pick the closest recipe for a dataset without one).
@@ -202,17 +202,18 @@ def tfidf_baseline(path):
 # ----------------------------------------------------------------- models
 
 
-def load_recipe(name):
-    """The ``recipes/NAME.py`` module (for its ``DEFAULTS``)."""
-    path = RECIPES / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def recipe_names():
-    return sorted(p.stem for p in RECIPES.glob("best_*.py"))
+    return [name for name in recipes.names() if name.startswith("best_")]
+
+
+def is_recipe(model):
+    """Whether a ``--models`` entry is a recipe name or recipe file."""
+    return model in recipes.names() or model.endswith(".toml")
+
+
+def label(model):
+    """A ``--models`` entry's name in rows and run directories."""
+    return Path(model).stem if model.endswith(".toml") else model
 
 
 def median_words(path):
@@ -236,25 +237,28 @@ def choose_models(name, path, wanted):
 
 
 def config_for(model, data, out, args):
-    """`TrainConfig` for a recipe name or a registered model name."""
+    """``(TrainConfig, members or None)`` for a recipe name or file or a
+    registered model name."""
     from kerasseq import models
     from kerasseq.training import TrainConfig
 
-    if model in recipe_names():
-        values = dict(load_recipe(model).DEFAULTS)
-    elif model in models.names():
-        values = {"model": model}
-    else:
+    if is_recipe(model):
+        return recipes.load(model).resolve(
+            data=data, out=out, epochs=args.epochs or None,
+            overrides=[f"seed={args.seed}", "overwrite=true",
+                       "export=false"],
+        )
+    if model not in models.names():
         raise SystemExit(
             f"unknown model {model!r}: not a recipe "
-            f"({', '.join(recipe_names())}) nor a registered model "
-            f"({', '.join(models.names())})"
+            f"({', '.join(recipes.names())}), recipe file (.toml) nor a "
+            f"registered model ({', '.join(models.names())})"
         )
-    values.update(data=str(data), out=str(out), seed=args.seed,
-                  overwrite=True, export=False)
+    values = {"model": model, "data": str(data), "out": str(out),
+              "seed": args.seed, "overwrite": True, "export": False}
     if args.epochs:
         values["epochs"] = args.epochs
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values), None
 
 
 def rerun_command(dataset, model, args):
@@ -267,13 +271,6 @@ def rerun_command(dataset, model, args):
     if args.limit:
         parts.append(f"--limit {args.limit}")
     return " ".join(parts)
-
-
-def members_of(model):
-    """The ``MEMBERS`` of an ensemble recipe, else ``None``."""
-    if model not in recipe_names():
-        return None
-    return getattr(load_recipe(model), "MEMBERS", None)
 
 
 def train_one(config, members=None):
@@ -435,15 +432,16 @@ def main(argv=None):
             rows.append(format_row(name, BASELINE, metrics,
                                    rerun_command(name, "none", args)))
             results.append({"dataset": name, "model": BASELINE, **metrics})
-        for model in choose_models(name, path, args.models):
-            config = config_for(model, data, args.runs_dir / f"{name}_{model}",
-                                args)
-            metrics = train_one(config, members_of(model))
+        for entry in choose_models(name, path, args.models):
+            model = label(entry)
+            config, members = config_for(
+                entry, data, args.runs_dir / f"{name}_{model}", args)
+            metrics = train_one(config, members)
             print(f"{name} {model}: accuracy {metrics['accuracy']:.4f} "
                   f"macro-F1 {metrics['macro_f1']:.4f} "
                   f"({metrics['wall_seconds']:.0f} s)", flush=True)
             rows.append(format_row(name, model, metrics,
-                                   rerun_command(name, model, args)))
+                                   rerun_command(name, entry, args)))
             results.append({"dataset": name, "model": model,
                             **{k: metrics[k] for k in (
                                 "accuracy", "macro_f1", "epochs_run",

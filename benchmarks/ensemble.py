@@ -1,7 +1,7 @@
 """Model averaging: does an ensemble beat the best single model?
 
-For one dataset it trains each model (a recipe name such as ``best_imdb``
-or a registered model name, as in ``accuracy.py``) with
+For one dataset it trains each model (a recipe name such as ``best_imdb``,
+a recipe file or a registered model name, as in ``accuracy.py``) with
 `kerasseq.training.train` on the same seed, hence the same validation
 split, then averages the class probabilities of every subset of two or
 more models and prints validation and test accuracy for each. Choose on
@@ -42,13 +42,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import (  # noqa: E402
-    REPO,
-    config_for,
-    default_data_dir,
-    find_datasets,
-    members_of,
-)
+from accuracy import REPO, config_for, find_datasets, label  # noqa: E402
+
+from kerasseq.files import data_dir  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -57,7 +53,7 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=data_dir())
     parser.add_argument("--dataset", required=True,
                         help="NAME of NAME.csv.gz in --data-dir")
     parser.add_argument("--models", required=True,
@@ -107,10 +103,10 @@ def candidates(args, path, keep_refit=False):
     from kerasseq.ensemble import member_configs
 
     found = []
-    for model in args.models:
-        config = config_for(model, path,
-                            args.runs_dir / f"{args.dataset}_{model}", args)
-        members = members_of(model)
+    for entry in args.models:
+        model = label(entry)
+        config, members = config_for(
+            entry, path, args.runs_dir / f"{args.dataset}_{model}", args)
         if not members:
             found.append((model, [config]))
             continue

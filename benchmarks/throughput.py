@@ -41,15 +41,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import (  # noqa: E402
-    RESULTS,
-    default_data_dir,
-    machine,
-    replace_section,
-)
+from accuracy import RESULTS, machine, replace_section  # noqa: E402
 
 from kerasseq import models  # noqa: E402
 from kerasseq.datasets import load_dataset  # noqa: E402
+from kerasseq.files import data_dir  # noqa: E402
 from kerasseq.pipeline import make_dataset  # noqa: E402
 from kerasseq.text import Tokenizer  # noqa: E402
 
@@ -64,7 +60,7 @@ def parse_args(argv=None):
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("--data", type=Path,
-                        default=default_data_dir() / "imdb.csv.gz")
+                        default=data_dir() / "imdb.csv.gz")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--samples", type=int, default=2000,
                         help="training reviews (the first N of a seeded "

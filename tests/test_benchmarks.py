@@ -1,7 +1,6 @@
 """Smoke tests: benchmarks/accuracy.py and benchmarks/throughput.py run."""
 
 import csv
-import dataclasses
 import gzip
 import importlib.util
 import json
@@ -204,6 +203,31 @@ def test_previous_rows_keeps_datasets_not_rerun(tmp_path):
     assert accuracy.previous_rows(results, {("a", "m1")}) == [row_b]
 
 
+@pytest.mark.parametrize("name", ["best_mr", "best_imdb", "best_sms_spam"])
+def test_accuracy_trains_the_recipe_files_configs(tmp_path, name):
+    from kerasseq.ensemble import member_configs
+
+    recorded = json.loads((REPO / "tests" / "data" / "recipe_configs.json")
+                          .read_text())[name]
+    accuracy = _load("accuracy")
+    args = accuracy.parse_args(["--seed", "2", "--epochs", "3"])
+    out = str(tmp_path / "run")
+    config, members = accuracy.config_for(name, "d.csv", out, args)
+    assert config.to_dict() == {
+        **recorded["config"], "data": "d.csv", "out": out, "seed": 2,
+        "overwrite": True, "export": False, "epochs": 3}
+    if recorded["members"] is None:
+        assert members is None
+        return
+    # Members keep their own epochs; seeds count up from the new seed.
+    assert [[c.to_dict() for c in runs]
+            for runs in member_configs(config, members)] == [
+        [{**run, "data": "d.csv", "seed": run["seed"] + 2,
+          "out": run["out"].replace(str(Path("runs") / name), out)}
+         for run in runs]
+        for runs in recorded["members"]]
+
+
 def _run_ensemble_benchmark(tmp_path, *extra):
     """``(rows, data_dir, runs)`` of `benchmarks/ensemble.py` on a tiny
     CSV with ``bag_of_embeddings`` and ``nbsvm`` for one epoch."""
@@ -231,29 +255,30 @@ def test_ensemble_rows_match_each_runs_metrics(tmp_path, capsys):
     assert "| bag_of_embeddings + nbsvm |" in capsys.readouterr().out
 
 
-def test_ensemble_folds_average_a_members_repeats(tmp_path, monkeypatch):
+def test_ensemble_folds_average_a_members_repeats(tmp_path):
     from kerasseq.training import load_run, predict_proba
 
     module = _load("ensemble")
-    members = [{"model": "bag_of_embeddings", "epochs": 1},
-               {"model": "nbsvm", "epochs": 1, "repeats": 2,
-                "hparams": {"buckets": 2**10}}]
-    monkeypatch.setattr(module, "members_of",
-                        lambda model: members if model == "nbsvm" else None)
     # As in best_mr: the recipe refits, and cross-validation keeps that.
-    config_for = module.config_for
-    monkeypatch.setattr(module, "config_for", lambda *args: dataclasses.replace(
-        config_for(*args), refit=True, maxlen=12))
+    recipe = tmp_path / "bagged.toml"
+    recipe.write_text(
+        'description = "a bagged member"\n'
+        '[config]\nmodel = "ensemble"\nrefit = true\nmaxlen = 12\n'
+        '[[members]]\nmodel = "bag_of_embeddings"\nepochs = 1\n'
+        '[[members]]\nmodel = "nbsvm"\nepochs = 1\nrepeats = 2\n'
+        'hparams = { buckets = 1024 }\n'
+    )
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     _write_csv(data_dir / "tiny.csv.gz")
     runs = tmp_path / "runs"
     rows = module.main([
         "--data-dir", str(data_dir), "--dataset", "tiny", "--folds", "2",
-        "--models", "nbsvm,bag_of_embeddings", "--runs-dir", str(runs),
+        "--epochs", "1", "--models", f"{recipe},bag_of_embeddings",
+        "--runs-dir", str(runs),
     ])
     names = [name for name, _ in rows]
-    assert names[:3] == ["nbsvm.0-bag_of_embeddings", "nbsvm.1-nbsvm",
+    assert names[:3] == ["bagged.0-bag_of_embeddings", "bagged.1-nbsvm",
                          "bag_of_embeddings"]
     # The bagged member's rows: the average of its two seeds' runs.
     correct = 0
@@ -262,7 +287,7 @@ def test_ensemble_folds_average_a_members_repeats(tmp_path, monkeypatch):
         probs = []
         for repeat in (0, 1):
             model, tokenizer, record = load_run(
-                runs / "tiny_cv2" / f"nbsvm.1-nbsvm_fold{fold}_r{repeat}")
+                runs / "tiny_cv2" / f"bagged.1-nbsvm_fold{fold}_r{repeat}")
             assert record["config"]["seed"] == repeat
             assert record["config"]["refit"] is True
             probs.append(predict_proba(
