@@ -86,11 +86,11 @@ def interrupt_training(monkeypatch, stop):
     real_train = training.train
     calls = []
 
-    def interrupted(config, verbose=1):
+    def interrupted(config, verbose=1, dataset=None):
         calls.append(config.model)
         if stop(calls):
             raise KeyboardInterrupt
-        return real_train(config, verbose=verbose)
+        return real_train(config, verbose=verbose, dataset=dataset)
 
     monkeypatch.setattr(training, "train", interrupted)
     return calls
