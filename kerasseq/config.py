@@ -22,16 +22,17 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
 
-def _field(default, help, **metadata):
+def _field(default, description, **metadata):
     """A dataclass field with its help text and checks in metadata.
 
-    Metadata keys: ``help``; ``min`` (integers, inclusive); ``above`` and
-    ``below`` (floats, exclusive bounds); ``choices``; ``free_text``
-    (strings kept as given, e.g. paths); ``path`` (`os.PathLike` allowed);
-    ``flag`` (the command-line option, default ``--name-with-dashes``;
-    ``None``: set through ``--set`` only); ``metavar``.
+    Metadata keys: ``help`` (`description`); ``min`` (integers,
+    inclusive); ``above`` and ``below`` (floats, exclusive bounds);
+    ``choices``; ``free_text`` (strings kept as given, e.g. paths);
+    ``path`` (`os.PathLike` allowed); ``flag`` (the command-line option,
+    default ``--name-with-dashes``; ``None``: set through ``--set``
+    only); ``metavar``.
     """
-    metadata = {"help": help, **metadata}
+    metadata = {"help": description, **metadata}
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda: type(default)(),
                                  metadata=metadata)

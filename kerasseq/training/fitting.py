@@ -96,7 +96,7 @@ def training_datasets(config, splits, strategy):
 
     train_sequences, train_labels, val_sequences, val_labels = splits
     train_ds = train_dataset(config, train_sequences, train_labels,
-                              strategy, config.seed)
+                             strategy, config.seed)
     val_ds = make_dataset(
         val_sequences, val_labels,
         batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
@@ -106,7 +106,7 @@ def training_datasets(config, splits, strategy):
 
 
 def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
-                    train_split):
+                   train_split):
     """Builds and compiles ``config.model`` (in the strategy's scope) and
     adapts its layers to the vocabulary and to `train_split`'s labels."""
     import keras
@@ -269,7 +269,7 @@ def refit(config, strategy, num_classes, everything, epochs, verbose):
     tokenizer = fit_tokenizer(config, texts)
     sequences = tokenizer.texts_to_sequences(texts)
     dataset = train_dataset(config, sequences, labels, strategy,
-                             config.seed + 1)
+                            config.seed + 1)
     keras.utils.set_random_seed(config.seed + 1)
     model = compiled_model(
         dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
