@@ -10,6 +10,7 @@ Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
 import argparse
 import sys
 
+from kerasseq.config import add_arguments, config_values
 from kerasseq.errors import ConfigError, KerasSeqError
 
 EXIT_USAGE = 2
@@ -36,29 +37,11 @@ def _parser():
         epilog=_TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--model", help="model name (see `kerasseq models`)")
-    train.add_argument("--data", help="file, folder, tfds:NAME, "
-                       "sklearn:20newsgroups or builtin:synthetic_sentiment")
-    train.add_argument("--out", help="run directory (default runs/MODEL)")
-    train.add_argument("--epochs", metavar="N")
-    train.add_argument("--batch-size", metavar="B", dest="batch_size")
-    train.add_argument("--maxlen", metavar="L",
-                       help="sequence length (default: from the tokenizer)")
-    train.add_argument("--max-tokens", metavar="V", dest="max_tokens")
-    train.add_argument("--mask-digits", action="store_true", default=None,
-                       dest="mask_digits", help="tokenize every digit as 0")
-    train.add_argument("--split-symbols", action="store_true", default=None,
-                       dest="split_symbols",
-                       help="punctuation, symbols, emoji become tokens")
-    train.add_argument("--seed", metavar="S")
+    add_arguments(train)
     train.add_argument("--set", action="append", default=[],
-                       metavar="KEY=VALUE", dest="assignments")
-    train.add_argument("--mixed-precision", action="store_true",
-                       default=None, dest="mixed_precision")
-    train.add_argument("--strategy",
-                       choices=["auto", "none", "mirrored", "multiworker"])
-    train.add_argument("--deterministic", action="store_true", default=None)
-    train.add_argument("--overwrite", action="store_true", default=None)
+                       metavar="KEY=VALUE", dest="assignments",
+                       help="a config field, model hyper-parameter, "
+                       "hparams.NAME or data_options.NAME (see below)")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar")
 
@@ -88,20 +71,11 @@ def _parser():
     return parser
 
 
-_TRAIN_FIELDS = ("model", "data", "out", "epochs", "batch_size", "maxlen",
-                 "max_tokens", "mask_digits", "split_symbols", "seed",
-                 "mixed_precision", "strategy", "deterministic", "overwrite")
-
-
 def _train(args):
     from kerasseq import training
     from kerasseq.reporting import format_text_report
 
-    values = {
-        name: getattr(args, name) for name in _TRAIN_FIELDS
-        if getattr(args, name) is not None
-    }
-    values = training.apply_overrides(values, args.assignments)
+    values = training.apply_overrides(config_values(args), args.assignments)
     config = training.TrainConfig.from_dict(values)
     result = training.train(config, verbose=0 if args.quiet else 1)
     print(format_text_report(result.metrics))

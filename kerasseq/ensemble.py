@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 
 from kerasseq import training
+from kerasseq.config import TrainConfig
+from kerasseq.datasets import load_dataset
 from kerasseq.errors import ConfigError
+from kerasseq.training import rundir
 
 # Fields every member takes from the ensemble's config: the data, the
 # split and the tokenizer must be the same for the ids to be shared (a
@@ -78,7 +81,7 @@ def member_configs(config, members):
             values = {**config.to_dict(), "hparams": {}, **member,
                       "seed": config.seed + repeat, "out": str(out),
                       "export": False, "overwrite": False}
-            runs.append(training.TrainConfig.from_dict(values))
+            runs.append(TrainConfig.from_dict(values))
         configs.append(runs)
     return configs
 
@@ -87,7 +90,7 @@ def train_ensemble(config, members, *, verbose=1):
     """Trains the `members` and writes the averaged model's run.
 
     Args:
-        config: `kerasseq.training.TrainConfig` for the shared fields
+        config: `kerasseq.config.TrainConfig` for the shared fields
             (`SHARED_FIELDS`), ``out`` and ``export``; its ``model`` is
             only the run's name (e.g. ``"ensemble"``).
         members: list of dicts, each a ``model`` name plus optional
@@ -111,48 +114,40 @@ def train_ensemble(config, members, *, verbose=1):
                 "refit's tokenizer and a fixed maxlen are the same for all"
             )
     run_dir = Path(config.out)
-    status = training.run_status(run_dir)
-    if status == "finished" and not config.overwrite:
-        raise ConfigError(
-            f"{run_dir} already holds a finished run; use --overwrite or "
-            "another --out"
-        )
+    status = rundir.run_status(run_dir)
+    rundir.refuse_finished(run_dir, status, config.overwrite)
     record = {"config": config.to_dict(),
               "members": [[c.to_dict() for c in runs] for runs in configs]}
-    saved = run_dir / training.CONFIG_FILE
-    if status == "running" and not config.overwrite and saved.is_file() and (
-            training.read_json(saved, "run config").get("members")
-            != record["members"]):
+    if status == "running" and not config.overwrite and (
+            run_dir / rundir.CONFIG_FILE).is_file() and (
+            rundir.read_record(run_dir).get("members") != record["members"]):
         # Finished members are loaded, not retrained: they must be the
         # ones asked for.
         raise ConfigError(
             f"{run_dir} holds an unfinished ensemble with other members; "
             "use --overwrite or another --out"
         )
-    training.start_run(run_dir, status, record, config.overwrite)
+    dataset = load_dataset(config.data, **config.data_options)
+    rundir.start_run(run_dir, status, record, config.overwrite)
     results = [
-        [_load_member(run) if training.run_status(run.out) == "finished"
-         else training.train(run, verbose=verbose) for run in runs]
+        [_load_member(run) if rundir.run_status(run.out) == "finished"
+         else training.train(run, verbose=verbose, dataset=dataset)
+         for run in runs]
         for runs in configs
     ]
-    return _average(config, run_dir, results)
+    return _average(config, run_dir, results, dataset)
 
 
 def _load_member(config):
     model, tokenizer, record = training.load_run(config.out)
-    metrics = training.read_json(Path(config.out) / "metrics.json",
-                                 "member metrics")
-    resolved = training.TrainConfig.from_dict(record["config"])
-    return training.RunResult(Path(config.out), metrics, model, tokenizer,
-                              list(record["class_names"]), resolved)
+    return training.RunResult(
+        Path(config.out), rundir.read_metrics(config.out), model, tokenizer,
+        list(record["class_names"]), TrainConfig.from_dict(record),
+    )
 
 
-def _average(config, run_dir, results):
-    import numpy as np
-
+def _average(config, run_dir, results, dataset):
     from kerasseq import exporter
-    from kerasseq.datasets import load_dataset
-    from kerasseq.reporting import write_report
 
     runs = [run for member in results for run in member]
     first = runs[0]
@@ -168,34 +163,26 @@ def _average(config, run_dir, results):
     start = time.perf_counter()
     members = [_member_model(i, member) for i, member in enumerate(results)]
     model = _average_of(members, "ensemble", average_name="average")
-    dataset = load_dataset(config.data, **config.data_options)
     maxlen = first.config.maxlen
-    test_sequences = first.tokenizer.texts_to_sequences(dataset.test_texts)
-    y_true = np.asarray(dataset.test_labels)
-    y_prob = training.predict_proba(model, test_sequences, config.batch_size,
-                                    maxlen)
-    metrics = write_report(
-        run_dir,
-        y_true=y_true,
-        y_prob=y_prob,
-        class_names=first.class_names,
-        texts=list(dataset.test_texts),
-        extra={
-            "model": config.model,
-            "members": [
-                _member_metrics(runs_of_member, member, test_sequences,
-                                y_true, config.batch_size)
-                for runs_of_member, member in zip(results, members,
-                                                  strict=True)
-            ],
-            **{key: round(sum(r.metrics.get(key, 0) for r in runs), 2)
-               for key in ("epochs_run", "train_seconds", "refit_epochs",
-                           "refit_seconds")},
-        },
-    )
-    model.save(run_dir / "model.keras")
-    (run_dir / "tokenizer.json").write_text(first.tokenizer.to_json(),
-                                            encoding="utf-8")
+
+    def score_on_test(model):
+        return training.score(
+            model, first.tokenizer, dataset.test_texts, dataset.test_labels,
+            class_names=first.class_names, batch_size=config.batch_size,
+            maxlen=maxlen,
+        )
+
+    metrics = score_on_test(model).report(run_dir, extra={
+        "model": config.model,
+        "members": [
+            _member_metrics(runs_of_member, member, score_on_test)
+            for runs_of_member, member in zip(results, members, strict=True)
+        ],
+        **{key: round(sum(r.metrics.get(key, 0) for r in runs), 2)
+           for key in ("epochs_run", "train_seconds", "refit_epochs",
+                       "refit_seconds")},
+    })
+    rundir.save_model(run_dir, model, first.tokenizer)
     resolved = dataclasses.replace(config, maxlen=maxlen)
     if config.export:
         exporter.export(
@@ -208,14 +195,12 @@ def _average(config, run_dir, results):
                 "data": config.data,
             },
         )
-    record = training.read_json(run_dir / training.CONFIG_FILE,
-                                "run config")
-    training.write_json(run_dir / training.CONFIG_FILE, {
-        **record, "config": resolved.to_dict(),
+    rundir.write_record(run_dir, {
+        **rundir.read_record(run_dir), "config": resolved.to_dict(),
         "vocab_size": first.tokenizer.vocab_size,
         "class_names": first.class_names,
     })
-    training.finish_run(
+    rundir.finish_run(
         run_dir, average_seconds=round(time.perf_counter() - start, 2))
     return training.RunResult(run_dir, metrics, model, first.tokenizer,
                               first.class_names, resolved)
@@ -246,9 +231,10 @@ def _member_model(index, runs):
          for k, r in enumerate(runs)], name)
 
 
-def _member_metrics(runs, model, sequences, y_true, batch_size):
+def _member_metrics(runs, model, score_on_test):
     """``metrics.json`` entry of one member: its model, run(s) and test
-    accuracy and macro-F1 (of the repeats' average with repeats)."""
+    accuracy and macro-F1 (of the repeats' average with repeats, scored
+    by `score_on_test`)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     def entry(run):
@@ -259,9 +245,10 @@ def _member_metrics(runs, model, sequences, y_true, batch_size):
 
     if len(runs) == 1:
         return entry(runs[0])
-    y_pred = training.predict_proba(
-        model, sequences, batch_size, runs[0].config.maxlen).argmax(axis=1)
+    scores = score_on_test(model)
+    y_pred = scores.y_prob.argmax(axis=1)
     return {"model": runs[0].config.model,
-            "accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+            "accuracy": float(accuracy_score(scores.y_true, y_pred)),
+            "macro_f1": float(f1_score(scores.y_true, y_pred,
+                                       average="macro")),
             "repeats": [{**entry(r), "seed": r.config.seed} for r in runs]}

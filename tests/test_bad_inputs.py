@@ -143,7 +143,7 @@ CONFIG_CASES = [
      ConfigError, ["config 'batch_size' must be an integer >= 1"]),
     ("learning_rate_negative", ["--set", "learning_rate=-0.1"],
      {"learning_rate": -0.1}, ConfigError,
-     ["config 'learning_rate' must be a number > 0", "-0.1"]),
+     ["config 'learning_rate' must be a finite number > 0", "-0.1"]),
     ("validation_fraction_one", ["--set", "validation_fraction=1"],
      {"validation_fraction": 1}, ConfigError,
      ["validation_fraction", "between 0 and 1"]),

@@ -6,7 +6,8 @@
   in Keras 3 (keras-team/keras#20585: the train step reduces scalar logs
   with ``axis=0``), so the workers train with ``strategy.run``: once with
   a loop written here, once through ``python -m kerasseq train --strategy
-  multiworker`` (kerasseq's own loop, ``training._fit_multiworker``).
+  multiworker`` (kerasseq's own loop,
+  ``training.distribution.fit_multiworker``).
 
 Both train the same small kerasseq model with kerasseq's strategy,
 sharding and model-building code and compare with one device: same seed,
@@ -68,6 +69,7 @@ from kerasseq import models, training  # noqa: E402
 from kerasseq.datasets import load_dataset  # noqa: E402
 from kerasseq.pipeline import make_dataset  # noqa: E402
 from kerasseq.text import Tokenizer  # noqa: E402
+from kerasseq.training import distribution  # noqa: E402
 
 SMALL = {"embedding_dim": 8, "hidden_units": 8, "dropout": 0.0}
 
@@ -87,7 +89,7 @@ def fit(strategy_name, devices=None, custom_loop=False):
     which fails under MultiWorkerMirroredStrategy in Keras 3
     (keras-team/keras#20585).
     """
-    strategy = training._make_strategy(training.TrainConfig(
+    strategy = distribution.make_strategy(training.TrainConfig(
         strategy=strategy_name, devices=devices))
     data = load_dataset("builtin:synthetic_sentiment", n=400)
     tokenizer = Tokenizer(num_words=300).fit_on_texts(data.train_texts)
@@ -97,7 +99,7 @@ def fit(strategy_name, devices=None, custom_loop=False):
         pad_to_maxlen=True, drop_remainder=True,
     )
     if strategy_name != "none":
-        dataset = training._shard(dataset)
+        dataset = distribution.shard(dataset)
     keras.utils.set_random_seed(3)
     with strategy.scope():
         model = models.build("bag_of_embeddings", tokenizer.vocab_size,

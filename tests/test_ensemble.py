@@ -86,14 +86,31 @@ def interrupt_training(monkeypatch, stop):
     real_train = training.train
     calls = []
 
-    def interrupted(config, verbose=1):
+    def interrupted(config, verbose=1, dataset=None):
         calls.append(config.model)
         if stop(calls):
             raise KeyboardInterrupt
-        return real_train(config, verbose=verbose)
+        return real_train(config, verbose=verbose, dataset=dataset)
 
     monkeypatch.setattr(training, "train", interrupted)
     return calls
+
+
+def count_dataset_loads(monkeypatch):
+    """Record every `load_dataset` call (ensemble's and train's)."""
+    import kerasseq.datasets
+    from kerasseq import ensemble
+
+    real_load = kerasseq.datasets.load_dataset
+    loads = []
+
+    def counted(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(kerasseq.datasets, "load_dataset", counted)
+    monkeypatch.setattr(ensemble, "load_dataset", counted)
+    return loads
 
 
 def test_interrupted_ensemble_resumes_with_finished_members(
@@ -104,9 +121,12 @@ def test_interrupted_ensemble_resumes_with_finished_members(
         train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
     first = out / "members" / "0-bag_of_embeddings" / "model.keras"
     before = first.stat().st_mtime
+    loads = count_dataset_loads(monkeypatch)
     result = train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
-    # The finished member was loaded, not trained again.
+    # The finished member was loaded, not trained again; the data was
+    # loaded once, for the member trained and the ensemble's scoring.
     assert calls == ["bag_of_embeddings", "nbsvm", "nbsvm"]
+    assert len(loads) == 1
     assert first.stat().st_mtime == before
     assert (out / "metrics.json").is_file() and result.metrics["n_test"]
 

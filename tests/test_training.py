@@ -14,7 +14,6 @@ from kerasseq.training import (
     TrainingInterrupted,
     apply_overrides,
     evaluate,
-    parse_value,
     train,
 )
 
@@ -98,7 +97,8 @@ def test_unknown_key_lists_valid_keys():
         ({"batch_size": -1}, "'batch_size' must be an integer >= 1"),
         ({"max_tokens": 2}, "'max_tokens' must be an integer >= 3"),
         ({"validation_fraction": 1.0}, "between 0 and 1"),
-        ({"learning_rate": 0}, "'learning_rate' must be a number > 0"),
+        ({"learning_rate": 0},
+         "'learning_rate' must be a finite number > 0"),
         ({"lr_schedule": "linear"}, "one of: none, cosine, plateau"),
         ({"strategy": "tpu"}, "one of: auto, none, mirrored, multiworker"),
         ({"class_weight": "auto"}, "one of: none, balanced"),
@@ -118,15 +118,6 @@ def test_invalid_values_name_key_and_fix(values, message):
 def test_direct_construction_is_validated_too():
     with pytest.raises(ConfigError, match="'seed' must be an integer >= 0"):
         TrainConfig(seed=-1)
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [("3", 3), ("0.5", 0.5), ("1e-3", 1e-3), ("true", True),
-     ("False", False), ("none", None), ("cosine", "cosine")],
-)
-def test_parse_value(text, expected):
-    assert parse_value(text) == expected
 
 
 def test_apply_overrides_routes_keys():
@@ -248,6 +239,50 @@ def test_finished_run_is_refused(finished_run):
     assert (result.run_dir / "metrics.json").read_bytes() == before
 
 
+def test_written_config_json_round_trips(finished_run):
+    _, result = finished_run
+    with open(result.run_dir / "config.json", encoding="utf-8") as file:
+        assert TrainConfig.from_dict(json.load(file)) == result.config
+
+
+def test_train_evaluate_and_score_agree_with_sklearn(finished_run,
+                                                     tmp_path):
+    """train's and evaluate's metrics both come from `score`; both equal
+    scikit-learn's, recomputed from the saved model's own predictions."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from kerasseq.datasets import load_dataset
+    from kerasseq.training import score
+
+    _, result = finished_run
+    data = load_dataset("builtin:synthetic_sentiment", **TINY_DATA)
+    maxlen = result.config.maxlen
+    ids = np.zeros((len(data.test_texts), maxlen), dtype="int32")
+    sequences = result.tokenizer.texts_to_sequences(data.test_texts)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq[:maxlen])] = seq[:maxlen]
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    probabilities = model.predict(ids, verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    expected = {
+        "accuracy": accuracy_score(data.test_labels, predicted),
+        "macro_f1": f1_score(data.test_labels, predicted, average="macro"),
+    }
+    evaluated = evaluate(result.run_dir, "builtin:synthetic_sentiment",
+                         out=tmp_path / "eval", data_options=TINY_DATA)
+    for key, value in expected.items():
+        assert result.metrics[key] == pytest.approx(value), key
+        assert evaluated[key] == pytest.approx(value), key
+    scores = score(model, result.tokenizer, data.test_texts,
+                   data.test_labels, class_names=result.class_names,
+                   batch_size=7, maxlen=maxlen)
+    assert np.isfinite(scores.y_prob).all()
+    np.testing.assert_allclose(scores.y_prob, probabilities, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(scores.y_true, data.test_labels)
+    assert scores.texts == list(data.test_texts)
+
+
 def test_evaluate_run_dir(finished_run, tmp_path):
     _, result = finished_run
     metrics = evaluate(result.run_dir, "builtin:synthetic_sentiment",
@@ -270,13 +305,13 @@ class _StopAtSecondEpoch(keras.callbacks.Callback):
 def test_interrupted_run_resumes_to_the_same_epoch_count(
     tmp_path, monkeypatch, capsys
 ):
-    from kerasseq import training
+    from kerasseq.training import fitting
 
     config = tiny_config(tmp_path / "run", epochs=3, patience=None,
                          lr_schedule="plateau", bucketing=False)
-    original = training._callbacks
+    original = fitting.callbacks
     monkeypatch.setattr(
-        training, "_callbacks",
+        fitting, "callbacks",
         lambda *a: [*original(*a), _StopAtSecondEpoch()],
     )
     with pytest.raises(TrainingInterrupted, match="resume from epoch 2"):
@@ -285,7 +320,7 @@ def test_interrupted_run_resumes_to_the_same_epoch_count(
     assert json.loads((run_dir / "run.json").read_text())["status"] == (
         "running")
     assert not (run_dir / "model.keras").exists()
-    monkeypatch.setattr(training, "_callbacks", original)
+    monkeypatch.setattr(fitting, "callbacks", original)
     result = train(config, verbose=0)
     assert "resuming the unfinished run" in capsys.readouterr().out
     assert result.metrics["epochs_run"] == 3
@@ -295,10 +330,10 @@ def test_interrupted_run_resumes_to_the_same_epoch_count(
 
 
 def test_changed_config_does_not_resume(tmp_path, monkeypatch):
-    from kerasseq import training
+    from kerasseq.training import fitting
 
     run_dir = tmp_path / "run"
-    monkeypatch.setattr(training, "_callbacks",
+    monkeypatch.setattr(fitting, "callbacks",
                         lambda *a: [_StopAtSecondEpoch()])
     with pytest.raises(TrainingInterrupted):
         train(tiny_config(run_dir), verbose=0)

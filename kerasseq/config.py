@@ -1,0 +1,421 @@
+"""`TrainConfig`: every setting of a training run, declared once.
+
+Each field carries its help text and its range or choices in
+``dataclasses.field(metadata=...)``; its type is its annotation. From
+that one declaration come the coercion of command-line strings
+(`coerce`), validation, the ``kerasseq train`` options
+(`add_arguments`) and the Markdown table of the docs (`config_table`).
+"""
+
+import argparse
+import dataclasses
+import math
+import os
+import types
+import typing
+from pathlib import Path
+
+from kerasseq.errors import ConfigError
+
+NONE_WORDS = ("", "none", "null")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _field(default, description, **metadata):
+    """A dataclass field with its help text and checks in metadata.
+
+    Metadata keys: ``help`` (`description`); ``min`` (integers,
+    inclusive); ``above`` and ``below`` (floats, exclusive bounds);
+    ``choices``; ``free_text`` (strings kept as given, e.g. paths);
+    ``path`` (`os.PathLike` allowed); ``flag`` (the command-line option,
+    default ``--name-with-dashes``; ``None``: set through ``--set``
+    only); ``metavar``.
+    """
+    metadata = {"help": description, **metadata}
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(),
+                                 metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines one training run (`config_table` lists the
+    fields with their help text, type, default and allowed values)."""
+
+    model: str = _field(
+        "bilstm_bahdanau", "registered model name (`kerasseq models` lists "
+        "them)", free_text=True, metavar="NAME")
+    data: str = _field(
+        "builtin:synthetic_sentiment", "dataset source for "
+        "`kerasseq.load_dataset`: a CSV/TSV/JSONL file, a folder, "
+        "tfds:NAME, sklearn:20newsgroups or builtin:synthetic_sentiment",
+        free_text=True, metavar="SOURCE")
+    out: str | None = _field(
+        None, "run directory; none means runs/MODEL", free_text=True,
+        path=True, metavar="DIR")
+    epochs: int = _field(
+        10, "maximum number of epochs (early stopping may end sooner)",
+        min=1, metavar="N")
+    batch_size: int = _field(
+        32, "global batch size (split across replicas)", min=1,
+        metavar="B")
+    maxlen: int | None = _field(
+        None, "sequence length in tokens; none takes the tokenizer's "
+        "choice (95th percentile of training lengths, capped)", min=1,
+        metavar="L")
+    max_tokens: int | None = _field(
+        20000, "ids kept by the tokenizer, padding and OOV included; none "
+        "keeps every training word", min=3, metavar="V")
+    mask_digits: bool = _field(
+        False, "the tokenizer maps every digit to 0 (phone numbers and "
+        "prices share tokens)")
+    split_symbols: bool = _field(
+        False, "the tokenizer makes punctuation, symbols and emoji tokens "
+        "of their own")
+    seed: int = _field(
+        0, "seeds Python, NumPy and the backend, the validation split and "
+        "the shuffling; always applied", min=0, metavar="S")
+    validation_fraction: float = _field(
+        0.1, "share of the training split held out (stratified) for early "
+        "stopping", above=0, below=1, metavar="F")
+    learning_rate: float = _field(
+        1e-3, "Adam's (initial) learning rate", above=0, metavar="LR")
+    lr_schedule: str | None = _field(
+        None, "none (constant), cosine (CosineDecay over all steps) or "
+        "plateau (halve on a val_loss plateau)",
+        choices=(None, "cosine", "plateau"))
+    class_weight: str | None = _field(
+        None, "none or balanced (scikit-learn weights)",
+        choices=(None, "balanced"))
+    patience: int | None = _field(
+        2, "epochs without val_loss improvement before early stopping "
+        "restores the best weights; none disables it", min=0, metavar="P")
+    refit: bool = _field(
+        False, "after the validated fit, train a fresh model (and "
+        "tokenizer) on the whole training split for the epochs validation "
+        "chose, and report and save that one; about twice as long; not "
+        "with multiworker")
+    bucketing: bool = _field(
+        True, "batch sequences of similar length: each window of 32 "
+        "shuffled batches is sorted by length, padded to a multiple of 8")
+    mixed_precision: bool = _field(
+        False, "train with the mixed_float16 policy")
+    jit_compile: bool | None = _field(
+        None, "XLA-compile the train step: true, false or none (Keras' "
+        "auto: on with a GPU when every layer supports XLA)",
+        metavar="BOOL")
+    strategy: str = _field(
+        "auto", "auto (MirroredStrategy with more than one GPU, else the "
+        "default), none, mirrored or multiworker (from TF_CONFIG; a custom "
+        "training loop; only the chief writes out; no resume)",
+        choices=("auto", "none", "mirrored", "multiworker"))
+    devices: list[str] | None = _field(
+        None, "comma-separated device names for mirrored (none: all GPUs)",
+        metavar="D1,D2")
+    deterministic: bool = _field(
+        False, "also enable TensorFlow op determinism (slower; "
+        "process-wide)")
+    overwrite: bool = _field(False, "replace an existing run in out")
+    export: bool = _field(
+        True, "write a raw-string SavedModel into out/saved_model")
+    data_options: dict = _field(
+        {}, "keyword arguments for `kerasseq.load_dataset` (--set "
+        "data_options.NAME=VALUE)", flag=None)
+    hparams: dict = _field(
+        {}, "model hyper-parameters (--set NAME=VALUE; `kerasseq models "
+        "--verbose` lists them)", flag=None)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            check(field, getattr(self, field.name))
+        if self.refit and self.strategy == "multiworker":
+            raise ConfigError(
+                "refit is not supported with strategy 'multiworker'; use "
+                "another strategy or refit=false"
+            )
+        if self.out is None:
+            self.out = str(Path("runs") / self.model)
+
+    @classmethod
+    def field_names(cls):
+        """Names of every config field, in declaration order."""
+        return [field.name for field in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds a config from a dict, coercing strings (CLI values).
+
+        `values` is a dict of fields, or a run's ``config.json`` record
+        (whose ``"config"`` entry holds the fields).
+
+        Raises:
+            ConfigError: unknown key (the message lists the valid ones),
+                wrong type or value out of range.
+        """
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"Expected a dict of config values. Received "
+                f"{type(values).__name__}."
+            )
+        if isinstance(values.get("config"), dict):
+            values = values["config"]
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"unknown config key {unknown[0]!r}; valid keys: "
+                f"{', '.join(fields)}"
+            )
+        return cls(**{name: coerce_field(fields[name], value)
+                      for name, value in values.items()})
+
+    def to_dict(self):
+        """JSON-ready dict that `from_dict` turns back into this config."""
+        return dataclasses.asdict(self)
+
+
+# -------------------------------------------------------------- coercion
+
+
+def _kind(annotation):
+    """``(base, optional)`` of a field type: ``int | None`` -> (int, True);
+    ``list[str]`` -> (list, False)."""
+    if isinstance(annotation, types.UnionType) or (
+            typing.get_origin(annotation) is typing.Union):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _kind(args[0])[0], True
+    return typing.get_origin(annotation) or annotation, False
+
+
+def coerce(value, kind=None, optional=True):
+    """Turns a command-line string into a value of type `kind`.
+
+    `kind` is ``int``, ``float``, ``bool``, ``str``, ``list`` (comma
+    separated) or ``None`` (guess: int, float, true/false, none, else the
+    string). With `optional`, the words of `NONE_WORDS` become ``None``.
+    Non-strings, and strings that do not parse, are returned unchanged
+    (validation then names the problem).
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    lowered = text.lower()
+    if optional and lowered in NONE_WORDS and (kind is not None or text):
+        return None
+    if kind is None:
+        for guess in (int, float):
+            try:
+                return guess(text)
+            except ValueError:
+                pass
+        return coerce(value, bool, optional=False)
+    if kind is bool:
+        if lowered in TRUE_WORDS:
+            return True
+        if lowered in FALSE_WORDS:
+            return False
+    elif kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    elif kind is list:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    elif kind is str:
+        return lowered
+    return value
+
+
+def coerce_field(field, value):
+    """`coerce` for a `TrainConfig` field (free-text strings kept as
+    given, choices lower-cased)."""
+    if field.metadata.get("free_text"):
+        return value
+    kind, optional = _kind(field.type)
+    return coerce(value, kind, optional)
+
+
+# ------------------------------------------------------------ validation
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _expected(field):
+    """What `field` accepts, in words."""
+    meta = field.metadata
+    kind, optional = _kind(field.type)
+    if "choices" in meta:
+        return "one of: " + ", ".join(str(c).lower() for c in meta["choices"])
+    if kind is str:
+        text = "a directory path" if meta.get("path") else (
+            "a non-empty string")
+    elif kind is int:
+        text = f"an integer >= {meta.get('min', 0)}"
+    elif kind is float:
+        low, high = meta.get("above"), meta.get("below")
+        text = "a finite number" + (
+            f" between {low} and {high} (exclusive)" if low is not None
+            and high is not None else f" > {low}" if low is not None
+            else f" < {high}" if high is not None else "")
+    elif kind is bool:
+        return "true, false or none" if optional else "true or false"
+    elif kind is list:
+        text = "a non-empty list of names"
+    else:
+        return "a dict with string keys"
+    return f"{text} or none" if optional and not meta.get("path") else text
+
+
+def _is_valid(field, value):
+    meta = field.metadata
+    kind, optional = _kind(field.type)
+    if "choices" in meta:
+        return value in meta["choices"]
+    if value is None:
+        return optional
+    if kind is str:
+        allowed = (str, os.PathLike) if meta.get("path") else str
+        return isinstance(value, allowed) and bool(str(value))
+    if kind is int:
+        return _is_int(value) and value >= meta.get("min", 0)
+    if kind is float:
+        low, high = meta.get("above"), meta.get("below")
+        return (isinstance(value, (int, float))
+                and not isinstance(value, bool) and math.isfinite(value)
+                and (low is None or value > low)
+                and (high is None or value < high))
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is list:
+        return isinstance(value, list) and bool(value) and all(
+            isinstance(item, str) and item for item in value)
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+def check(field, value):
+    """Raises a `ConfigError` naming `field` unless `value` fits it."""
+    if not _is_valid(field, value):
+        raise ConfigError(
+            f"config {field.name!r} must be {_expected(field)}; got "
+            f"{value!r}"
+        )
+
+
+# ------------------------------------------------------ derived interfaces
+
+
+def _flag(field):
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+
+
+def add_arguments(parser):
+    """Adds one option per `TrainConfig` field to `parser` (argparse).
+
+    Booleans that default to false are ``store_true`` flags, those that
+    default to true also get ``--no-NAME``; the other options take a
+    string that `TrainConfig.from_dict` coerces and checks. Options left
+    out are absent from the parsed namespace (`config_values`).
+    """
+    for field in dataclasses.fields(TrainConfig):
+        flag = _flag(field)
+        if flag is None:
+            continue
+        kind, optional = _kind(field.type)
+        options = {"dest": field.name, "default": argparse.SUPPRESS,
+                   "help": _help(field)}
+        if kind is bool and not optional:
+            options["action"] = ("store_true" if field.default is False
+                                 else argparse.BooleanOptionalAction)
+        else:
+            options["metavar"] = field.metadata.get(
+                "metavar", field.name.upper())
+        parser.add_argument(flag, **options)
+
+
+def config_values(namespace):
+    """The `TrainConfig` fields set in an argparse namespace."""
+    names = TrainConfig.field_names()
+    return {key: value for key, value in vars(namespace).items()
+            if key in names}
+
+
+def _help(field):
+    meta = field.metadata
+    text = meta["help"]
+    if not meta.get("free_text") and (
+            "choices" in meta or _kind(field.type)[0] is not bool):
+        text += f"; {_expected(field)}"
+    default = field.default
+    if default is not dataclasses.MISSING and not isinstance(default, bool):
+        text += f" (default {str(default).lower()})"
+    return text.replace("%", "%%")
+
+
+def config_table():
+    """The `TrainConfig` fields as a Markdown table (for the docs)."""
+    rows = ["| field | option | type | default | allowed | description |",
+            "|---|---|---|---|---|---|"]
+    for field in dataclasses.fields(TrainConfig):
+        if field.default_factory is not dataclasses.MISSING:
+            default = repr(field.default_factory())
+        else:
+            default = str(field.default).lower()
+        flag = _flag(field) or f"--set {field.name}.NAME=VALUE"
+        kind = str(field.type).replace("typing.", "")
+        if isinstance(field.type, type):
+            kind = field.type.__name__
+        cells = [f"`{field.name}`", f"`{flag}`", f"`{kind}`",
+                 f"`{default}`", _expected(field),
+                 field.metadata["help"]]
+        rows.append("| " + " | ".join(
+            cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def apply_overrides(config, assignments):
+    """Applies ``key=value`` strings to a config dict (returns a new dict).
+
+    A key is a `TrainConfig` field, ``data_options.NAME``, ``hparams.NAME``
+    or a hyper-parameter of the chosen model (bare name). Field values stay
+    strings (`TrainConfig.from_dict` coerces them by type); other values
+    are guessed by `coerce`.
+
+    Raises:
+        ConfigError: malformed assignment or unknown key (the message
+            lists the valid keys).
+    """
+    from kerasseq import models
+
+    config = {
+        **config,
+        "hparams": dict(config.get("hparams") or {}),
+        "data_options": dict(config.get("data_options") or {}),
+    }
+    fields = TrainConfig.field_names()
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set expects key=value; got {assignment!r}"
+            )
+        group, dot, sub = key.partition(".")
+        model = config.get("model", TrainConfig.model)
+        if dot and group in ("hparams", "data_options") and sub:
+            config[group][sub] = coerce(text)
+        elif key in fields:
+            config[key] = text
+        elif key in models.default_hparams(model):
+            config["hparams"][key] = coerce(text)
+        else:
+            hparams = sorted(models.default_hparams(model))
+            raise ConfigError(
+                f"unknown --set key {key!r}; valid keys: config fields "
+                f"{', '.join(fields)}; hyper-parameters of {model!r}: "
+                f"{', '.join(hparams)}; or data_options.NAME"
+            )
+    return config

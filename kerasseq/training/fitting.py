@@ -1,0 +1,295 @@
+"""Fitting: datasets, callbacks, the compiled model, its adapt hooks,
+the validated fit and the refit."""
+
+import contextlib
+import dataclasses
+import warnings
+
+from kerasseq.training import distribution, rundir
+
+# Batches per window sorted by length when `bucketing` is on.
+SORT_WINDOW = 32
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `fit`; the backup of the last finished epoch is kept."""
+
+
+def callbacks(config, run_dir, backup=True):
+    """The run's Keras callbacks: CSV log, backup (unless not `backup`),
+    early stopping and the plateau schedule as configured."""
+    import keras
+
+    # The log row of an epoch is written before its backup, so a kill in
+    # between reruns that epoch (its new row replaces the old one) instead
+    # of losing its row. The double checkpoint survives a kill while the
+    # backup is being written.
+    callbacks = [
+        keras.callbacks.CSVLogger(str(run_dir / rundir.LOG_FILE),
+                                  append=True),
+    ]
+    if backup:
+        callbacks.append(keras.callbacks.BackupAndRestore(
+            str(run_dir / rundir.BACKUP_DIR), double_checkpoint=True
+        ))
+    if config.patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.patience,
+                restore_best_weights=True,
+            )
+        )
+    if config.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=1, min_lr=1e-6
+            )
+        )
+    return callbacks
+
+
+def learning_rate(config, train_ds):
+    """Adam's learning rate: the config's, or its cosine schedule."""
+    import keras
+
+    if config.lr_schedule == "cosine":
+        # Bucketing makes the batch count unknown to tf.data: count them.
+        steps_per_epoch = int(train_ds.reduce(0, lambda count, _: count + 1))
+        return keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch
+        )
+    return config.learning_rate
+
+
+def batching_options(config, strategy):
+    """`make_dataset` keyword arguments for how batches are shaped."""
+    # Replicas exchange embedding gradients with collectives that need
+    # equal shapes on every replica: fixed [batch, maxlen] batches then.
+    replicated = strategy is not None and strategy.num_replicas_in_sync > 1
+    if replicated:
+        return {"pad_to_maxlen": True}
+    if config.bucketing:
+        # Windows of batches sorted by length: full batches, little
+        # padding; lengths rounded up to a multiple of 8 keep shapes few.
+        return {"sort_window": SORT_WINDOW, "pad_to_multiple_of": 8}
+    return {}
+
+
+def train_dataset(config, sequences, labels, strategy, seed):
+    """The shuffled training batches (sharded under a strategy)."""
+    from kerasseq.pipeline import make_dataset
+
+    batching = batching_options(config, strategy)
+    dataset = make_dataset(
+        sequences, labels, batch_size=config.batch_size,
+        maxlen=config.maxlen, shuffle=True, seed=seed,
+        drop_remainder=batching.get("pad_to_maxlen", False), **batching,
+    )
+    return dataset if strategy is None else distribution.shard(dataset)
+
+
+def training_datasets(config, splits, strategy):
+    """``(train_ds, val_ds)`` from ``splits = (train_sequences,
+    train_labels, val_sequences, val_labels)``."""
+    from kerasseq.pipeline import make_dataset
+
+    train_sequences, train_labels, val_sequences, val_labels = splits
+    train_ds = train_dataset(config, train_sequences, train_labels,
+                             strategy, config.seed)
+    val_ds = make_dataset(
+        val_sequences, val_labels,
+        batch_size=config.batch_size, maxlen=config.maxlen, shuffle=False,
+        **batching_options(config, strategy),
+    )
+    return train_ds, val_ds if strategy is None else distribution.shard(val_ds)
+
+
+def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
+                   train_split):
+    """Builds and compiles ``config.model`` (in the strategy's scope) and
+    adapts its layers to the vocabulary and to `train_split`'s labels."""
+    import keras
+
+    from kerasseq import models
+
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = models.build(config.model, tokenizer.vocab_size,
+                             num_classes, **config.hparams)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate(config, train_ds)
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=(
+                "auto" if config.jit_compile is None else config.jit_compile
+            ),
+        )
+        adapt_to_vocabulary(model, tokenizer)
+        adapt_to_labels(model, train_split, config)
+    return model
+
+
+def adapt_to_vocabulary(model, tokenizer):
+    """Runs ``adapt_to_vocabulary(tokenizer.vocabulary)`` of the layers
+    that have it (e.g. `SubwordHashing`, whose table is built from the
+    words)."""
+    for layer in model.layers:
+        if hasattr(layer, "adapt_to_vocabulary"):
+            layer.adapt_to_vocabulary(tokenizer.vocabulary)
+
+
+def adapt_to_labels(model, train_split, config):
+    """Runs ``adapt_to_labels`` of layers that learn statistics of labels.
+
+    Such a layer (e.g. `LogCountRatioLogits`) receives ``(inputs,
+    labels)`` batches of the training split, its inputs computed by the
+    model's layers before it in inference mode.
+    """
+    import keras
+
+    from kerasseq.pipeline import make_dataset
+
+    adapting = [layer for layer in model.layers
+                if hasattr(layer, "adapt_to_labels")]
+    if not adapting:
+        return
+    sequences, labels = train_split
+    dataset = make_dataset(
+        sequences, labels, batch_size=256,
+        maxlen=config.maxlen, shuffle=False, cache=False,
+    )
+    for layer in adapting:
+        inputs = keras.Model(model.input, layer.input)
+        layer.adapt_to_labels(
+            (keras.ops.convert_to_numpy(inputs(ids, training=False)),
+             batch_labels.numpy())
+            for ids, batch_labels in dataset
+        )
+
+
+def finish_training(model):
+    """Runs ``finish_training()`` of the layers that change once fitting
+    ends (e.g. `LogCountRatioLogits`' naive Bayes interpolation)."""
+    for layer in model.layers:
+        if hasattr(layer, "finish_training"):
+            layer.finish_training()
+
+
+def class_weights(config, labels, num_classes):
+    """Keras ``class_weight`` for ``config.class_weight`` (or ``None``)."""
+    if config.class_weight is None:
+        return None
+    import numpy as np
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    by_class = dict.fromkeys(range(num_classes), 1.0)
+    by_class.update(zip(present.tolist(), weights.tolist(), strict=True))
+    return by_class
+
+
+def fit_tokenizer(config, texts):
+    """A `Tokenizer` with the config's options, fitted on `texts`."""
+    from kerasseq.text import Tokenizer
+
+    tokenizer = Tokenizer(
+        num_words=config.max_tokens, mask_digits=config.mask_digits,
+        split_symbols=config.split_symbols,
+    )
+    tokenizer.fit_on_texts(texts)
+    return tokenizer
+
+
+def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
+    """Fits `model` on ``datasets = (train_ds, val_ds)`` with the run's
+    callbacks (log, backup, early stopping); returns the fitted model.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C; the backup of the last finished
+            epoch is kept (except with ``"multiworker"``).
+    """
+    train_ds, val_ds = datasets
+    try:
+        if config.strategy == "multiworker":
+            model = distribution.fit_multiworker(
+                config, model, strategy, datasets,
+                callbacks(config, run_dir, backup=False), class_weight,
+                verbose,
+            )
+        else:
+            with warnings.catch_warnings():
+                # Bucketed datasets have unknown cardinality; Keras warns.
+                warnings.filterwarnings("ignore",
+                                        message="Your input ran out")
+                model.fit(
+                    train_ds,
+                    shuffle=False,
+                    validation_data=val_ds,
+                    epochs=config.epochs,
+                    callbacks=callbacks(config, run_dir),
+                    class_weight=class_weight,
+                    verbose=verbose,
+                )
+    except KeyboardInterrupt:
+        if config.strategy == "multiworker":
+            raise TrainingInterrupted(
+                "interrupted; strategy 'multiworker' cannot resume, rerun "
+                "with --overwrite to start over"
+            ) from None
+        done = rundir.finished_epochs(run_dir)
+        raise TrainingInterrupted(
+            f"interrupted after {done} finished epoch(s); rerun the same "
+            f"command to resume from epoch {done + 1}"
+        ) from None
+    finish_training(model)
+    return model
+
+
+def refit_epochs(config, history):
+    """Epochs of the refit: the epoch whose weights early stopping
+    restored, else the number of epochs run (at least 1)."""
+    import numpy as np
+
+    losses = history.get("val_loss", [])
+    if config.patience is not None and losses:
+        return int(np.argmin(losses)) + 1
+    return len(history.get("loss", [])) or 1
+
+
+def refit(config, strategy, num_classes, everything, epochs, verbose):
+    """``(model, tokenizer)``: a tokenizer fitted on `everything` (all
+    training texts and labels), and a fresh model fitted on it for
+    `epochs` epochs, without validation."""
+    import keras
+
+    texts, labels = everything
+    tokenizer = fit_tokenizer(config, texts)
+    sequences = tokenizer.texts_to_sequences(texts)
+    dataset = train_dataset(config, sequences, labels, strategy,
+                            config.seed + 1)
+    keras.utils.set_random_seed(config.seed + 1)
+    model = compiled_model(
+        dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
+        num_classes, dataset, (sequences, labels),
+    )
+    if verbose:
+        print(f"refit: {epochs} epoch(s) on all {len(labels)} training "
+              "examples")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Your input ran out")
+            model.fit(
+                dataset, shuffle=False, epochs=epochs,
+                class_weight=class_weights(config, labels, num_classes),
+                verbose=verbose,
+            )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            "interrupted during the refit; rerun with --overwrite to start "
+            "over"
+        ) from None
+    finish_training(model)
+    return model, tokenizer

@@ -1,0 +1,163 @@
+"""The run-directory protocol: its file names, status and records.
+
+A run directory holds::
+
+    run.json            status ("running" / "finished"), start and end time
+    config.json         the record: the resolved config (under "config";
+                        `TrainConfig.from_dict` reads the whole record),
+                        vocab_size, class_names and split sizes
+    training_log.csv    one row per finished epoch (kept across resumes)
+    backup/             BackupAndRestore state while the run is unfinished
+    metrics.json ...    the `kerasseq.reporting.write_report` files
+    model.keras         the trained ids -> probabilities model
+    tokenizer.json      the fitted `kerasseq.text.Tokenizer`
+    environment.json    versions, device, strategy, mixed precision, cuDNN
+    saved_model/        `kerasseq.exporter.export` (raw strings in)
+"""
+
+import csv
+import datetime
+import shutil
+from pathlib import Path
+
+from kerasseq.errors import ConfigError
+from kerasseq.files import read_json, write_json
+
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.json"
+LOG_FILE = "training_log.csv"
+BACKUP_DIR = "backup"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+TOKENIZER_FILE = "tokenizer.json"
+# Fields whose value may differ when an unfinished run is resumed.
+RESUME_FREE = ("overwrite", "export")
+
+
+def run_status(run_dir):
+    """``"absent"``, ``"empty"``, ``"running"`` or ``"finished"``.
+
+    Raises:
+        ConfigError: `run_dir` is a file, or a non-empty folder that is
+            not a kerasseq run directory.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return "absent"
+    if not run_dir.is_dir():
+        raise ConfigError(
+            f"--out {run_dir} is a file; choose a directory path"
+        )
+    if not (run_dir / RUN_FILE).is_file():
+        if any(run_dir.iterdir()):
+            raise ConfigError(
+                f"--out {run_dir} is a non-empty folder that is not a "
+                "kerasseq run; choose another --out"
+            )
+        return "empty"
+    status = read_json(run_dir / RUN_FILE, "run file").get("status")
+    return "finished" if status == "finished" else "running"
+
+
+def refuse_finished(run_dir, status, overwrite):
+    """Raises a `ConfigError` if `run_dir` holds a finished run that
+    `overwrite` does not allow replacing."""
+    if status == "finished" and not overwrite:
+        raise ConfigError(
+            f"{run_dir} already holds a finished run; use --overwrite or "
+            "another --out"
+        )
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"
+    )
+
+
+def start_run(run_dir, status, config_record, overwrite):
+    """Creates (or reuses, to resume) the run dir, marks it running and
+    writes `config_record` to its config file; returns True on resume.
+
+    Raises:
+        ConfigError: an unfinished run there has a different config.
+    """
+    run_dir = Path(run_dir)
+    if status in ("running", "finished") and overwrite:
+        shutil.rmtree(run_dir)
+        status = "absent"
+    if status == "running" and (run_dir / CONFIG_FILE).is_file():
+        saved = read_record(run_dir)["config"]
+        current = config_record["config"]
+        changed = sorted(
+            key for key in current
+            if key not in RESUME_FREE and saved.get(key) != current[key]
+        )
+        if changed:
+            raise ConfigError(
+                f"{run_dir} holds an unfinished run with a different "
+                f"config ({', '.join(changed)}); use --overwrite or "
+                "another --out"
+            )
+        return True
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / RUN_FILE, {"status": "running", "started": _now()})
+    write_record(run_dir, config_record)
+    return False
+
+
+def finish_run(run_dir, **details):
+    """Marks the run in `run_dir` finished (its run file keeps the start
+    time and gains the finish time and `details`)."""
+    run_dir = Path(run_dir)
+    started = read_json(run_dir / RUN_FILE, "run file").get("started")
+    write_json(run_dir / RUN_FILE, {
+        "status": "finished", "started": started, "finished": _now(),
+        **details,
+    })
+
+
+def read_record(run_dir):
+    """The run's config record (``config.json``)."""
+    return read_json(Path(run_dir) / CONFIG_FILE, "run config")
+
+
+def write_record(run_dir, record):
+    """Writes the run's config record (``config.json``)."""
+    write_json(Path(run_dir) / CONFIG_FILE, record)
+
+
+def read_metrics(run_dir):
+    """The test metrics of a finished run (``metrics.json``)."""
+    return read_json(Path(run_dir) / METRICS_FILE, "run metrics")
+
+
+def save_model(run_dir, model, tokenizer):
+    """Saves the trained model and its tokenizer into `run_dir`."""
+    run_dir = Path(run_dir)
+    model.save(run_dir / MODEL_FILE)
+    (run_dir / TOKENIZER_FILE).write_text(tokenizer.to_json(),
+                                          encoding="utf-8")
+
+
+def read_log(run_dir):
+    """Per-epoch history from the CSV log: {metric: [values...]}."""
+    path = Path(run_dir) / LOG_FILE
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch":
+                history.setdefault(key, []).append(float(value))
+    return history
+
+
+def finished_epochs(run_dir):
+    """Epochs the backup of an unfinished run holds (0 without one)."""
+    path = Path(run_dir) / BACKUP_DIR / "training_metadata.json"
+    if not path.is_file():
+        return 0
+    return int(read_json(path, "backup metadata").get("epoch", 0))
