@@ -32,6 +32,6 @@ test-slow: $(STAMP)
 # quickstart recipe), report, export to saved_models/quickstart/ and
 # classify its example sentences; then one more with the export.
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m kerasseq.recipes quickstart
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/kerasseq train --recipe quickstart --overwrite
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/kerasseq predict \
 		saved_models/quickstart "not a single boring scene"

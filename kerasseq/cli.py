@@ -1,4 +1,4 @@
-"""The ``kerasseq`` command: train, evaluate, models, predict.
+"""The ``kerasseq`` command: train, evaluate, models, recipes, predict.
 
 A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
 Heavy modules (TensorFlow, Keras) are imported only by the subcommand
@@ -37,6 +37,15 @@ def _parser():
         epilog=_TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    train.add_argument("--recipe", metavar="NAME_OR_PATH",
+                       help="train a recipe (`kerasseq recipes` lists them; "
+                       "or a .toml path); other options override it")
+    train.add_argument("--config", metavar="FILE", dest="config_file",
+                       help="a JSON config (a run's config.json or "
+                       "best_config.json); other options override it")
+    train.add_argument("--export-dir", metavar="DIR",
+                       help="with --recipe: export folder (default "
+                       "saved_models/NAME)")
     add_arguments(train)
     train.add_argument("--set", action="append", default=[],
                        metavar="KEY=VALUE", dest="assignments",
@@ -54,6 +63,9 @@ def _parser():
     evaluate.add_argument("--set", action="append", default=[],
                           metavar="data_options.NAME=VALUE",
                           dest="assignments")
+
+    commands.add_parser("recipes", help="list the recipes and their "
+                        "measured numbers")
 
     models = commands.add_parser("models", help="list the model names")
     models.add_argument("--verbose", action="store_true",
@@ -75,7 +87,22 @@ def _train(args):
     from kerasseq import training
     from kerasseq.reporting import format_text_report
 
-    values = training.apply_overrides(config_values(args), args.assignments)
+    given = config_values(args)
+    if args.recipe is not None:
+        return _train_recipe(args, given)
+    values = {}
+    if args.config_file is not None:
+        from kerasseq.files import read_json
+
+        values = read_json(args.config_file, "config file")
+        values = values.get("config", values) if isinstance(
+            values, dict) else values
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"--config {args.config_file} must hold a JSON object of "
+                "config fields"
+            )
+    values = training.apply_overrides({**values, **given}, args.assignments)
     config = training.TrainConfig.from_dict(values)
     result = training.train(config, verbose=0 if args.quiet else 1)
     print(format_text_report(result.metrics))
@@ -84,6 +111,22 @@ def _train(args):
     else:
         print(f"run directory: {result.run_dir}")
     return 0
+
+
+def _train_recipe(args, given):
+    from kerasseq import recipes
+
+    if args.config_file is not None:
+        raise ConfigError("give either --recipe or --config, not both")
+    named = {key: given.pop(key, None)
+             for key in ("data", "out", "epochs", "overwrite")}
+    assignments = [f"{key}={value}" for key, value in given.items()]
+    return recipes.train_command(
+        args.recipe, data=named["data"], out=named["out"],
+        epochs=named["epochs"], overwrite=bool(named["overwrite"]),
+        assignments=[*assignments, *args.assignments],
+        export_dir=args.export_dir,
+    )
 
 
 def _evaluate(args):
@@ -120,6 +163,12 @@ def _models(args):
     return 0
 
 
+def _recipes(args):
+    from kerasseq import recipes
+
+    return recipes.recipes_command()
+
+
 def _predict(args):
     from kerasseq import exporter
 
@@ -136,7 +185,7 @@ def main(argv=None):
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     handler = {"train": _train, "evaluate": _evaluate, "models": _models,
-               "predict": _predict}[args.command]
+               "recipes": _recipes, "predict": _predict}[args.command]
     try:
         return handler(args)
     except KerasSeqError as error:

@@ -15,11 +15,9 @@ import types
 import typing
 from pathlib import Path
 
+from kerasseq import values
 from kerasseq.errors import ConfigError
-
-NONE_WORDS = ("", "none", "null")
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
+from kerasseq.values import NONE_WORDS
 
 
 def _field(default, description, **metadata):
@@ -195,8 +193,9 @@ def coerce(value, kind=None, optional=True):
     `kind` is ``int``, ``float``, ``bool``, ``str``, ``list`` (comma
     separated) or ``None`` (guess: int, float, true/false, none, else the
     string). With `optional`, the words of `NONE_WORDS` become ``None``.
-    Non-strings, and strings that do not parse, are returned unchanged
-    (validation then names the problem).
+    Parsing follows `kerasseq.values.coerce`; non-strings, and strings that
+    do not parse, are returned unchanged (validation then names the
+    problem).
     """
     if not isinstance(value, str):
         return value
@@ -204,27 +203,15 @@ def coerce(value, kind=None, optional=True):
     lowered = text.lower()
     if optional and lowered in NONE_WORDS and (kind is not None or text):
         return None
-    if kind is None:
-        for guess in (int, float):
-            try:
-                return guess(text)
-            except ValueError:
-                pass
-        return coerce(value, bool, optional=False)
-    if kind is bool:
-        if lowered in TRUE_WORDS:
-            return True
-        if lowered in FALSE_WORDS:
-            return False
-    elif kind in (int, float):
+    if kind is list:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if kind is str:
+        return lowered
+    for guess in (int, float, bool) if kind is None else (kind,):
         try:
-            return kind(text)
+            return values.coerce(text, guess)
         except ValueError:
             pass
-    elif kind is list:
-        return [part.strip() for part in text.split(",") if part.strip()]
-    elif kind is str:
-        return lowered
     return value
 
 

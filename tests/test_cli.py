@@ -172,3 +172,27 @@ def test_module_entry_point():
     done = subprocess.run([sys.executable, "-m", "kerasseq", "train",
                            "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--set KEY=VALUE" in done.stdout
+
+
+def test_train_config_file_reruns_a_written_config(tmp_path):
+    first = tmp_path / "first"
+    assert main(["train", "--model", "bag_of_embeddings", "--data",
+                 "builtin:synthetic_sentiment", "--out", str(first),
+                 "--epochs", "1", "--set", "embedding_dim=8", "--set",
+                 "data_options.n=200", "--no-export", "--quiet"]) == 0
+    second = tmp_path / "second"
+    assert main(["train", "--config", str(first / "config.json"),
+                 "--out", str(second), "--quiet"]) == 0
+    saved = [json.loads((run / "config.json").read_text())["config"]
+             for run in (first, second)]
+    assert {**saved[0], "out": None} == {**saved[1], "out": None}
+    metrics = [json.loads((run / "metrics.json").read_text())["accuracy"]
+               for run in (first, second)]
+    assert metrics[0] == metrics[1]
+
+
+def test_train_config_file_that_is_not_an_object(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("[1, 2]")
+    assert main(["train", "--config", str(path)]) == 2
+    assert "must hold a JSON object" in capsys.readouterr().err

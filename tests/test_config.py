@@ -9,9 +9,6 @@ import pytest
 
 from kerasseq import cli
 from kerasseq.config import (
-    FALSE_WORDS,
-    NONE_WORDS,
-    TRUE_WORDS,
     TrainConfig,
     add_arguments,
     coerce,
@@ -19,6 +16,7 @@ from kerasseq.config import (
     config_values,
 )
 from kerasseq.errors import ConfigError
+from kerasseq.values import FALSE_WORDS, NONE_WORDS, TRUE_WORDS
 
 FIELDS = dataclasses.fields(TrainConfig)
 # The `kerasseq train` options users already rely on.

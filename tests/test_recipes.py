@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasseq import ensemble, recipes
+from kerasseq import cli, ensemble, recipes
 from kerasseq.errors import ConfigError
 
 # The config, members and examples each recipes/NAME.py script resolved
@@ -133,22 +133,31 @@ def test_missing_recipe_is_a_config_error(tmp_path, capsys):
         recipes.load(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match=r"unknown recipe 'nope'.*best_mr"):
         recipes.load("nope")
-    assert recipes.main(["nope"]) == 2
+    assert cli.main(["train", "--recipe", "nope"]) == 2
     assert "error: unknown recipe 'nope'" in capsys.readouterr().err
+
+
+def test_cli_lists_the_recipes(capsys):
+    assert cli.main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    for name in recipes.names():
+        assert name in out
 
 
 def test_quickstart_runs_end_to_end(tmp_path, capsys):
     from kerasseq.training import load_run, predict_proba
 
     out, export_dir = tmp_path / "run", tmp_path / "export"
-    assert recipes.train_command(
-        "quickstart", out=str(out), epochs=1,
-        assignments=["units=8", "embedding_dim=8", "data_options.n=400"],
-        export_dir=str(export_dir)) == 0
+    assert cli.main([
+        "train", "--recipe", "quickstart", "--out", str(out), "--epochs",
+        "1", "--batch-size", "16", "--set", "units=8", "--set",
+        "embedding_dim=8", "--set", "data_options.n=400", "--export-dir",
+        str(export_dir)]) == 0
     printed = capsys.readouterr().out
     assert f"exported to {export_dir}" in printed
     model, tokenizer, record = load_run(out)
     assert record["config"]["epochs"] == 1
+    assert record["config"]["batch_size"] == 16
     assert record["config"]["hparams"]["units"] == 8
     assert record["n_test"] == 80
     examples = list(recipes.load("quickstart").examples)

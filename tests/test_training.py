@@ -394,32 +394,6 @@ def test_sequence_models_beat_bag_of_embeddings(tmp_path):
 # ----------------------------------------------------------------- recipes
 
 
-def test_recipe_config_defaults_and_overrides(tmp_path, monkeypatch):
-    from kerasseq.training import recipe_config
-
-    (tmp_path / "mr.csv.gz").write_bytes(b"")
-    monkeypatch.setenv("KERASSEQ_DATA_DIR", str(tmp_path))
-    defaults = {"model": "lstm", "epochs": 5, "hparams": {"units": 8}}
-    config, export_dir = recipe_config(
-        "demo", defaults, data_file="mr.csv.gz",
-        argv=["--epochs", "2", "--set", "units=16", "--set", "seed=3"],
-    )
-    assert config.data == str(tmp_path / "mr.csv.gz")
-    assert (config.epochs, config.seed, config.out) == (2, 3, "runs/demo")
-    assert config.hparams == {"units": 16}
-    assert str(export_dir) == "saved_models/demo"
-    assert defaults["hparams"] == {"units": 8}
-
-
-def test_recipe_config_missing_default_data(tmp_path, monkeypatch):
-    from kerasseq.training import recipe_config
-
-    monkeypatch.setenv("KERASSEQ_DATA_DIR", str(tmp_path))
-    with pytest.raises(ConfigError, match="mr.csv.gz not found in .*; pass "
-                       "--data PATH or set KERASSEQ_DATA_DIR"):
-        recipe_config("demo", {}, data_file="mr.csv.gz", argv=[])
-
-
 def test_tokenizer_options_reach_the_saved_tokenizer(tmp_path):
     config = TrainConfig.from_dict(apply_overrides(
         {"model": "bag_of_embeddings", "data": "builtin:synthetic_sentiment",

@@ -24,7 +24,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from kerasseq.errors import ConfigError, KerasSeqError
+from kerasseq.errors import ConfigError
 from kerasseq.files import data_dir
 
 if sys.version_info >= (3, 11):
@@ -316,36 +316,3 @@ def train_command(recipe, *, data=None, out=None, epochs=None,
     run(recipe, data=data, overrides=assignments, out=out, epochs=epochs,
         overwrite=overwrite, export_dir=export_dir)
     return 0
-
-
-def main(argv=None):
-    """``python -m kerasseq.recipes [NAME_OR_PATH [options]]``: lists the
-    recipes, or trains one; returns the exit code."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasseq.recipes",
-        description="List the recipes, or train one.")
-    parser.add_argument("recipe", nargs="?", metavar="NAME_OR_PATH")
-    parser.add_argument("--data", help="dataset source (file, tfds:, ...)")
-    parser.add_argument("--out", help="run directory (default runs/NAME)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--export-dir",
-                        help="export folder (default saved_models/NAME)")
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--set", action="append", default=[],
-                        metavar="KEY=VALUE", dest="assignments")
-    args = parser.parse_args(argv)
-    try:
-        if args.recipe is None:
-            return recipes_command()
-        return train_command(
-            args.recipe, data=args.data, out=args.out, epochs=args.epochs,
-            overwrite=args.overwrite, assignments=args.assignments,
-            export_dir=args.export_dir)
-    except KerasSeqError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as interrupted:
-        print(str(interrupted) or "interrupted", file=sys.stderr)
-        return 130

@@ -34,11 +34,6 @@ from kerasseq.training.evaluation import (
     score,
 )
 from kerasseq.training.fitting import TrainingInterrupted
-from kerasseq.training.recipe_cli import (
-    finish_recipe,
-    recipe_config,
-    run_recipe,
-)
 from kerasseq.training.rundir import (
     CONFIG_FILE,
     finish_run,
@@ -55,12 +50,9 @@ __all__ = [
     "apply_overrides",
     "coerce",
     "evaluate",
-    "finish_recipe",
     "finish_run",
     "load_run",
     "predict_proba",
-    "recipe_config",
-    "run_recipe",
     "run_status",
     "score",
     "start_run",
