@@ -281,9 +281,14 @@ def plot(result, path):
               label="batch loss")
     axes.plot(result.learning_rates, result.smoothed_losses,
               label="smoothed loss")
-    finite = [v for v in result.smoothed_losses if math.isfinite(v)]
+    # From the lowest loss to a little above the starting losses: the
+    # diverging end would squash the curve.
+    finite = [v for v in result.losses + result.smoothed_losses
+              if math.isfinite(v)]
     if finite:
-        low, high = min(finite), max(finite[: max(len(finite) // 10, 1)])
+        start = result.losses[: max(len(result.losses) // 10, 1)]
+        low = min(finite)
+        high = max([v for v in start if math.isfinite(v)], default=low)
     if finite and high > low:
         axes.set_ylim(low - 0.1 * (high - low), high + 0.5 * (high - low))
     axes.axvline(result.suggestion, color="tab:red", linestyle="--",
