@@ -206,6 +206,7 @@ def _plot_accuracy_vs_time(rows, path):
         axes.scatter(row["train_seconds"], row["accuracy"])
         axes.annotate(row["model"], (row["train_seconds"], row["accuracy"]),
                       textcoords="offset points", xytext=(5, 5))
+    axes.margins(0.15)
     axes.set_xlabel("training time (s)")
     axes.set_ylabel("test accuracy")
     axes.set_title("Accuracy against training time")
@@ -215,6 +216,7 @@ def _plot_accuracy_vs_time(rows, path):
 
 def _plot_validation_curves(histories, path):
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(10, 4), layout="constrained")
     panels = figure.subplots(1, 2)
@@ -226,6 +228,7 @@ def _plot_validation_curves(histories, path):
             axes.plot(range(1, len(values) + 1), values, marker="o",
                       label=name)
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_title(title)
         axes.grid(alpha=0.3)
         axes.legend()

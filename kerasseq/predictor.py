@@ -170,8 +170,11 @@ class Predictor:
         if not sequences:
             return np.zeros((0, len(self.class_names)), dtype="float32")
         ids = pad(sequences, self.maxlen)
-        return np.asarray(self.model.predict(
-            ids, batch_size=PREDICT_BATCH_SIZE, verbose=0))
+        return np.concatenate([
+            np.asarray(self.model.predict_on_batch(
+                ids[start : start + PREDICT_BATCH_SIZE]))
+            for start in range(0, len(ids), PREDICT_BATCH_SIZE)
+        ])
 
     def _tokens(self, text):
         from kerasseq.text import tokenize
@@ -193,8 +196,8 @@ class Predictor:
         weights = np.zeros(len(sequence))
         if sequence:
             seen = min(len(sequence), self.maxlen)
-            row = np.asarray(self._attention.predict(
-                pad([sequence], self.maxlen), verbose=0))[0]
+            row = np.asarray(self._attention.predict_on_batch(
+                pad([sequence], self.maxlen)))[0]
             weights[:seen] = row[:seen]
         return weights
 

@@ -1,6 +1,9 @@
 """`kerasseq.predictor`: predictions, explanations and evaluation checked
 against the saved Keras model and scikit-learn, computed here."""
 
+import functools
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -39,10 +42,24 @@ def runs(tmp_path_factory):
     }
 
 
+@pytest.fixture(scope="module")
+def loaded(runs):
+    """`load(...)` of a run (``where="run"``) or its export, loaded once."""
+    cache = {}
+
+    def get(kind, where="run"):
+        if (kind, where) not in cache:
+            path = runs[kind]
+            cache[kind, where] = load(
+                path if where == "run" else path / "saved_model")
+        return cache[kind, where]
+
+    return get
+
+
+@functools.cache
 def _reference(run_dir):
     """The run's saved Keras model, tokenizer and maxlen, read directly."""
-    import json
-
     model = keras.saving.load_model(run_dir / "model.keras")
     tokenizer = Tokenizer.from_json(
         (run_dir / "tokenizer.json").read_text(encoding="utf-8"))
@@ -58,9 +75,9 @@ def _expected_proba(run_dir, texts):
 
 @pytest.mark.parametrize("kind", ["attention", "plain"])
 @pytest.mark.parametrize("where", ["run", "export"])
-def test_predict_proba_equals_the_saved_model(runs, kind, where):
+def test_predict_proba_equals_the_saved_model(runs, loaded, kind, where):
     run_dir = runs[kind]
-    predictor = load(run_dir if where == "run" else run_dir / "saved_model")
+    predictor = loaded(kind, where)
     expected = _expected_proba(run_dir, TEXTS)
     got = predictor.predict_proba(TEXTS)
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -70,8 +87,8 @@ def test_predict_proba_equals_the_saved_model(runs, kind, where):
                                         for i in expected.argmax(axis=1)]
 
 
-def test_accepts_numpy_arrays_and_tuples(runs):
-    predictor = load(runs["plain"])
+def test_accepts_numpy_arrays_and_tuples(loaded):
+    predictor = loaded("plain")
     expected = predictor.predict_proba(TEXTS)
     for texts in (np.array(TEXTS), np.array(TEXTS, dtype=object),
                   tuple(TEXTS)):
@@ -80,9 +97,9 @@ def test_accepts_numpy_arrays_and_tuples(runs):
     assert predictor.predict_proba([]).shape == (0, 2)
 
 
-def test_accepts_pandas_series(runs):
+def test_accepts_pandas_series(loaded):
     pandas = pytest.importorskip("pandas")
-    predictor = load(runs["plain"])
+    predictor = loaded("plain")
     np.testing.assert_allclose(
         predictor.predict_proba(pandas.Series(TEXTS)),
         predictor.predict_proba(TEXTS), atol=1e-6)
@@ -105,18 +122,19 @@ def test_bad_texts_are_one_clear_error(texts, message):
         as_texts(texts)
 
 
-def test_leave_one_out_importance_matches_a_numpy_recomputation(runs):
-    run_dir = runs["plain"]
-    model, tokenizer, maxlen, class_names = _reference(run_dir)
+def test_leave_one_out_importance_matches_a_numpy_recomputation(
+        runs, loaded):
+    model, tokenizer, maxlen, class_names = _reference(runs["plain"])
     text = "dull at first but ultimately moving and clever"
-    explanation = load(run_dir / "saved_model").explain(text)
+    explanation = loaded("plain", "export").explain(text)
 
     ids = tokenizer.texts_to_sequences([text])[0]
     full = model.predict(pad([ids], maxlen), verbose=0)[0]
     predicted = int(np.argmax(full))
-    without = [model.predict(pad([ids[:i] + ids[i + 1:]], maxlen),
-                             verbose=0)[0] for i in range(len(ids))]
-    expected = full[predicted] - np.array(without)[:, predicted]
+    without = model.predict(
+        pad([np.delete(ids, i) for i in range(len(ids))], maxlen),
+        verbose=0)
+    expected = full[predicted] - without[:, predicted]
 
     assert isinstance(explanation, Explanation)
     assert explanation.label == class_names[predicted]
@@ -131,9 +149,9 @@ def test_leave_one_out_importance_matches_a_numpy_recomputation(runs):
 
 
 @pytest.mark.parametrize("where", ["run", "export"])
-def test_attention_weights_of_attention_models(runs, where):
+def test_attention_weights_of_attention_models(runs, loaded, where):
     run_dir = runs["attention"]
-    predictor = load(run_dir if where == "run" else run_dir / "saved_model")
+    predictor = loaded("attention", where)
     text = "not at all funny or clever"
     explanation = predictor.explain(text)
     model, tokenizer, maxlen, _ = _reference(run_dir)
@@ -146,8 +164,8 @@ def test_attention_weights_of_attention_models(runs, where):
     assert sum(weights) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_explain_edge_cases(runs):
-    predictor = load(runs["attention"])
+def test_explain_edge_cases(loaded):
+    predictor = loaded("attention")
     empty = predictor.explain("")
     assert empty.tokens == [] and empty.label in predictor.class_names
     long_text = " ".join(["great"] * (predictor.maxlen + 3))
@@ -159,9 +177,9 @@ def test_explain_edge_cases(runs):
         predictor.explain(["a list", "of texts"])
 
 
-def test_evaluate_matches_sklearn(runs):
+def test_evaluate_matches_sklearn(runs, loaded):
     run_dir = runs["attention"]
-    predictor = load(run_dir)
+    predictor = loaded("attention")
     metrics = predictor.evaluate(DATA, **DATA_OPTIONS)
 
     dataset = load_dataset(DATA, **DATA_OPTIONS)
@@ -177,23 +195,23 @@ def test_evaluate_matches_sklearn(runs):
     assert metrics["n_test"] == len(dataset.test_texts)
 
 
-def test_evaluate_refuses_unknown_labels(runs, tmp_path):
+def test_evaluate_refuses_unknown_labels(loaded, tmp_path):
     data = tmp_path / "other.csv"
     data.write_text("text,label\n" + "".join(
         f"text {i},{'spam' if i % 2 else 'ham'}\n" for i in range(20)))
     with pytest.raises(DataError, match="labels the model was not trained"):
-        load(runs["plain"]).evaluate(str(data), test_size=0.5)
+        loaded("plain").evaluate(str(data), test_size=0.5)
 
 
-def test_load_refuses_what_is_not_a_run_or_export(tmp_path, runs):
+def test_load_refuses_what_is_not_a_run_or_export(tmp_path):
     with pytest.raises(ArtifactError, match="neither a kerasseq run"):
         load(tmp_path)
     with pytest.raises(ArtifactError, match="neither a kerasseq run"):
         load(tmp_path / "missing")
 
 
-def test_explanation_tokens_follow_the_tokenizer(runs):
-    predictor = load(runs["plain"])
+def test_explanation_tokens_follow_the_tokenizer(loaded):
+    predictor = loaded("plain")
     text = "It's GREAT, isn't it?"
     tokens = [t.token for t in predictor.explain(text).tokens]
     assert tokens == tokenize([text])[0]
