@@ -1,4 +1,5 @@
-"""The ``kerasseq`` command: train, evaluate, models, recipes, predict.
+"""The ``kerasseq`` command: train, evaluate, models, recipes, predict,
+lr-find, compare.
 
 A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
 Heavy modules (TensorFlow, Keras) are imported only by the subcommand
@@ -70,6 +71,39 @@ def _parser():
     models = commands.add_parser("models", help="list the model names")
     models.add_argument("--verbose", action="store_true",
                         help="also show default hyper-parameters")
+
+    lr_find = commands.add_parser(
+        "lr-find", help="learning-rate range test (Smith 2017): a plot and "
+        "a suggested --learning-rate",
+        epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(lr_find)
+    lr_find.add_argument("--start-lr", type=float, default=1e-6)
+    lr_find.add_argument("--end-lr", type=float, default=1.0)
+    lr_find.add_argument("--steps", type=int, default=100,
+                         help="the most batches to run")
+    lr_find.add_argument("--method", choices=("minimum", "steepest"),
+                         default="minimum",
+                         help="minimum: the lowest-loss rate / 10; "
+                         "steepest: the steepest descent before it")
+    lr_find.add_argument("--set", action="append", default=[],
+                         metavar="KEY=VALUE", dest="assignments")
+
+    compare = commands.add_parser(
+        "compare", help="train several models on the same split; one "
+        "table and plots",
+        epilog="--set KEY=VALUE: a config field, data_options.NAME, or a "
+        "hyper-parameter given to every model that has it (e.g. units=64).",
+    )
+    compare.add_argument("--models", required=True,
+                         help="comma-separated model names")
+    compare.add_argument("--data", required=True)
+    compare.add_argument("--epochs", type=int)
+    compare.add_argument("--out", default="runs/compare")
+    compare.add_argument("--overwrite", action="store_true")
+    compare.add_argument("--set", action="append", default=[],
+                         metavar="KEY=VALUE", dest="assignments")
 
     predict = commands.add_parser(
         "predict", help="classify texts with an exported model"
@@ -169,6 +203,42 @@ def _recipes(args):
     return recipes.recipes_command()
 
 
+def _lr_find(args):
+    from kerasseq import lr_finder, training
+
+    values = training.apply_overrides(config_values(args), args.assignments)
+    result = lr_finder.lr_find(
+        values, out=values.pop("out", None), start_lr=args.start_lr, end_lr=args.end_lr,
+        steps=args.steps, method=args.method,
+    )
+    print(f"suggested learning rate: {result.suggestion:.3g} "
+          f"({result.method}); plot: {result.out}/lr_find.png")
+    print(f"use it with: kerasseq train ... --learning-rate "
+          f"{result.suggestion:.3g}")
+    return 0
+
+
+def _compare(args):
+    from kerasseq import compare, training
+    from kerasseq.config import TrainConfig
+
+    fields = TrainConfig.field_names()
+    assignments = []
+    for assignment in args.assignments:
+        key = assignment.partition("=")[0].strip()
+        bare = key not in fields and "." not in key
+        assignments.append(f"hparams.{assignment.strip()}" if bare
+                           else assignment)
+    values = training.apply_overrides({}, assignments)
+    result = compare.compare(
+        args.models, args.data, epochs=args.epochs, out=args.out,
+        overwrite=args.overwrite, **values,
+    )
+    print(compare.markdown_table(result.rows))
+    print(f"comparison: {result.out}")
+    return 0
+
+
 def _predict(args):
     from kerasseq import exporter
 
@@ -185,7 +255,8 @@ def main(argv=None):
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     handler = {"train": _train, "evaluate": _evaluate, "models": _models,
-               "recipes": _recipes, "predict": _predict}[args.command]
+               "recipes": _recipes, "predict": _predict,
+               "lr-find": _lr_find, "compare": _compare}[args.command]
     try:
         return handler(args)
     except KerasSeqError as error:

@@ -226,27 +226,28 @@ def _run_range_test(config, finder, verbose):
     training dataset, the compiled model and the class weights, so the
     test sees what `train` would.
     """
-    from kerasseq import models, training
+    from kerasseq import models
     from kerasseq.datasets import load_dataset
+    from kerasseq.training import distribution, fitting
 
     config = dataclasses.replace(
         config, hparams=models.resolve_hparams(config.model, **config.hparams))
-    strategy = training._make_strategy(config)
+    strategy = distribution.make_strategy(config)
     dataset = load_dataset(config.data, **config.data_options)
     texts, labels, _, _ = dataset.validation_split(
         config.validation_fraction, config.seed)
-    tokenizer = training._fit_tokenizer(config, texts)
+    tokenizer = fitting.fit_tokenizer(config, texts)
     config = dataclasses.replace(config,
                                  maxlen=config.maxlen or tokenizer.maxlen)
     keras.utils.set_random_seed(config.seed)
     sequences = tokenizer.texts_to_sequences(texts)
-    train_ds = training._train_dataset(config, sequences, labels, strategy,
-                                       config.seed)
+    train_ds = fitting.train_dataset(config, sequences, labels, strategy,
+                                     config.seed)
     batches = int(train_ds.cardinality())
     if batches < 0:
         batches = int(train_ds.reduce(0, lambda count, _: count + 1))
-    with training._precision_policy(config.mixed_precision):
-        model = training._compiled_model(
+    with distribution.precision_policy(config.mixed_precision):
+        model = fitting.compiled_model(
             config, strategy, tokenizer, dataset.num_classes, train_ds,
             (sequences, labels))
         with warnings.catch_warnings():
@@ -255,7 +256,7 @@ def _run_range_test(config, finder, verbose):
                 train_ds, shuffle=False, verbose=verbose,
                 epochs=math.ceil(len(finder.schedule) / max(batches, 1)),
                 callbacks=[finder],
-                class_weight=training._class_weights(
+                class_weight=fitting.class_weights(
                     config, labels, dataset.num_classes),
             )
 

@@ -104,3 +104,19 @@ def test_bad_overrides_fail_before_training(tmp_path, comparison):
         compare(MODELS, "builtin:synthetic_sentiment", epochs=1,
                 out=comparison.out, **SETTINGS)
     assert not (tmp_path / "c").exists()
+
+
+def test_cli_routes_bare_hyper_parameters_and_refuses_unknown_models(
+        tmp_path, capsys):
+    from kerasseq.cli import main
+
+    out = tmp_path / "c"
+    assert main(["compare", "--models", "lstm,nope", "--data",
+                 "builtin:synthetic_sentiment", "--out", str(out)]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    # A bare key no model has reaches compare as a hyper-parameter.
+    assert main(["compare", "--models", "lstm,gru", "--data",
+                 "builtin:synthetic_sentiment", "--out", str(out),
+                 "--set", "num_heads=2"]) == 2
+    assert "'num_heads' belongs to none of" in capsys.readouterr().err
+    assert not out.exists()

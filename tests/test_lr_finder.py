@@ -174,3 +174,18 @@ def test_lr_find_refuses_bad_config():
         lr_find({"modle": "lstm"})
     with pytest.raises(ConfigError, match="0 < start_lr < end_lr"):
         lr_find({"model": "lstm"}, start_lr=1.0, end_lr=0.5)
+
+
+def test_cli_lr_find_prints_the_saved_suggestion(tmp_path, capsys):
+    from kerasseq.cli import main
+
+    out = tmp_path / "finder"
+    assert main(["lr-find", "--model", "bag_of_embeddings", "--data",
+                 "builtin:synthetic_sentiment", "--out", str(out),
+                 "--start-lr", "1e-4", "--end-lr", "10", "--steps", "20",
+                 "--set", "data_options.n=300", "--set", "embedding_dim=8",
+                 "--set", "hidden_units=8"]) == 0
+    saved = json.loads((out / "lr_find.json").read_text())
+    printed = capsys.readouterr().out
+    assert f"suggested learning rate: {saved['suggestion']:.3g}" in printed
+    assert (out / "lr_find.png").is_file()
