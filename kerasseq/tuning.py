@@ -115,8 +115,12 @@ class TuneResult:
 
 
 def _text(value):
-    return "none" if value is None else str(value).lower() if isinstance(
-        value, bool) else str(value)
+    """`value` as ``--space`` text: none, true/false, else ``str``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 # -------------------------------------------------------------- the space
@@ -587,6 +591,8 @@ def tune(config, *, out, max_trials=10, search="random", space=(),
             training), or `out` holding a different search.
         DataError: the data cannot be loaded (from the first trial).
         TrainingInterrupted: Ctrl-C; call `tune` again to resume.
+        RuntimeError: KerasTuner's stop after 3 failed trials in a row
+            (its message holds the last trial's error).
     """
     _check_settings(max_trials, search, time_budget)
     base = _base_config(config)
