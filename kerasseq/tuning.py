@@ -178,10 +178,14 @@ def _parse_entry(model, entry, specs, fields):
     if not sep or not name or not text:
         raise _space_error(
             entry, "expected name=low:high[:log] or name=a,b,c")
-    if name.startswith("hparams."):
-        name = name.removeprefix("hparams.")
-        fields = ()
-    if name in fields and name not in _FIXED_FIELDS:
+    explicit = name.startswith("hparams.")
+    name = name.removeprefix("hparams.")
+    if not explicit and name in fields:
+        if name in _FIXED_FIELDS:
+            raise _space_error(
+                entry, f"config field {name!r} cannot be searched (it names "
+                "the data, outputs or hardware, or changes the validation "
+                "split); fix it with --set")
         target = "config"
 
         def parse(part):
@@ -191,11 +195,6 @@ def _parse_entry(model, entry, specs, fields):
 
         def parse(part):
             return _hparam_value(model, name, specs[name], part, entry)
-    elif name in _FIXED_FIELDS:
-        raise _space_error(
-            entry, f"config field {name!r} cannot be searched (it names the "
-            "data, outputs or hardware, or changes the validation split); "
-            "fix it with --set")
     else:
         raise _space_error(
             entry, f"unknown name {name!r}; search a config field "

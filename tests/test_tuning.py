@@ -99,6 +99,7 @@ def test_trial_config_maps_values_and_hyperband_epochs(tmp_path):
 
 @pytest.mark.parametrize("entry, words", [
     ("bogus=1:2", "unknown name 'bogus'"),
+    ("hparams.seed=1:2", "unknown name 'seed'"),
     ("units", "expected name=low:high"),
     ("units=", "expected name=low:high"),
     ("units=:8", "needs both bounds"),
