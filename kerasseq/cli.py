@@ -10,6 +10,7 @@ Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
 
 import argparse
 import sys
+from pathlib import Path
 
 from kerasseq.config import add_arguments, config_values
 from kerasseq.errors import ConfigError, KerasSeqError
@@ -104,6 +105,25 @@ def _parser():
     compare.add_argument("--overwrite", action="store_true")
     compare.add_argument("--set", action="append", default=[],
                          metavar="KEY=VALUE", dest="assignments")
+
+    tune = commands.add_parser(
+        "tune", help="hyper-parameter search with KerasTuner (validation "
+        "split only); each trial is a run directory",
+        epilog="--space NAME=LOW:HIGH[:log] or NAME=A,B,C adds or replaces "
+        "a searched dimension (a config field or hyper-parameter); by "
+        "default every declared hyper-parameter of the model, "
+        "learning_rate and batch_size are searched. --set fixes a value.",
+    )
+    add_arguments(tune)
+    tune.add_argument("--max-trials", type=int, default=10)
+    tune.add_argument("--search", choices=("random", "bayesian",
+                                           "hyperband"), default="random")
+    tune.add_argument("--time-budget", type=float, metavar="SECONDS",
+                      help="start no new trial after this many seconds")
+    tune.add_argument("--space", action="append", default=[],
+                      metavar="NAME=RANGE")
+    tune.add_argument("--set", action="append", default=[],
+                      metavar="KEY=VALUE", dest="assignments")
 
     predict = commands.add_parser(
         "predict", help="classify texts with an exported model"
@@ -208,8 +228,8 @@ def _lr_find(args):
 
     values = training.apply_overrides(config_values(args), args.assignments)
     result = lr_finder.lr_find(
-        values, out=values.pop("out", None), start_lr=args.start_lr, end_lr=args.end_lr,
-        steps=args.steps, method=args.method,
+        values, out=values.pop("out", None), start_lr=args.start_lr,
+        end_lr=args.end_lr, steps=args.steps, method=args.method,
     )
     print(f"suggested learning rate: {result.suggestion:.3g} "
           f"({result.method}); plot: {result.out}/lr_find.png")
@@ -239,6 +259,28 @@ def _compare(args):
     return 0
 
 
+def _tune(args):
+    from kerasseq import tuning
+    from kerasseq.training import apply_overrides
+
+    values = apply_overrides(config_values(args), args.assignments)
+    out = values.pop("out", None) or f"runs/tune/{values.get('model')}"
+    result = tuning.tune(
+        values, out=out, max_trials=args.max_trials, search=args.search,
+        space=args.space, time_budget=args.time_budget,
+        overwrite=bool(values.pop("overwrite", False)),
+    )
+    print((Path(result.out) / "leaderboard.md").read_text(encoding="utf-8"))
+    if result.best_config is None:
+        print("warning: no trial finished; nothing to rerun",
+              file=sys.stderr)
+    else:
+        print(f"best validation accuracy {result.best_score:.4f} (trial "
+              f"{result.best_trial_id}); rerun it with: kerasseq train "
+              f"--config {Path(result.out) / 'best_config.json'}")
+    return 0
+
+
 def _predict(args):
     from kerasseq import exporter
 
@@ -256,7 +298,8 @@ def main(argv=None):
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     handler = {"train": _train, "evaluate": _evaluate, "models": _models,
                "recipes": _recipes, "predict": _predict,
-               "lr-find": _lr_find, "compare": _compare}[args.command]
+               "lr-find": _lr_find, "compare": _compare,
+               "tune": _tune}[args.command]
     try:
         return handler(args)
     except KerasSeqError as error:

@@ -341,3 +341,27 @@ def test_outputs_and_best_config_round_trip(resumed_search):
     markdown = (out / "leaderboard.md").read_text().splitlines()
     assert markdown[0].startswith("| rank | trial_id | status | dropout")
     assert len(markdown) == 2 + len(result.leaderboard)
+
+
+def test_cli_tune_runs_a_search_and_names_the_best_config(tmp_path, capsys):
+    from kerasseq.cli import main
+
+    out = tmp_path / "search"
+    assert main(["tune", "--space", "learning_rate=1e-2:1e-4", "--model",
+                 "bag_of_embeddings", "--data", "builtin:synthetic_sentiment",
+                 "--out", str(out)]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["tune", "--model", "bag_of_embeddings", "--data",
+                 "builtin:synthetic_sentiment", "--out", str(out),
+                 "--max-trials", "1", "--epochs", "1",
+                 "--space", "embedding_dim=4,8", "--set", "hidden_units=8",
+                 "--set", "data_options.n=200", "--set", "patience=none",
+                 "--set", "learning_rate=0.01", "--set", "batch_size=32"
+                 ]) == 0
+    printed = capsys.readouterr().out
+    assert f"--config {out / 'best_config.json'}" in printed
+    best = TrainConfig.from_dict(
+        json.loads((out / "best_config.json").read_text()))
+    assert best.hparams["embedding_dim"] in (4, 8)
+    assert best.hparams["hidden_units"] == 8
