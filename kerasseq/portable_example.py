@@ -125,7 +125,9 @@ def _tflite_interpreter(path):
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError:
-            from tensorflow.lite import Interpreter
+            import tensorflow as tf
+
+            Interpreter = tf.lite.Interpreter
     return Interpreter(model_path=str(path))
 
 
@@ -181,14 +183,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     vocabulary, model, class_names = load(args.export_dir)
     probabilities = model(vocabulary.padded(args.texts))
-    for text, row in zip(args.texts, probabilities):
+    for text, row in zip(args.texts, probabilities, strict=True):
         print(
             json.dumps(
                 {
                     "text": text,
                     "label": class_names[int(np.argmax(row))],
                     "probabilities": dict(
-                        zip(class_names, map(float, row))
+                        zip(class_names, map(float, row), strict=True)
                     ),
                 },
                 ensure_ascii=False,
