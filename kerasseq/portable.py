@@ -36,7 +36,7 @@ import numpy as np
 from kerasseq import portable_example
 from kerasseq.errors import ArtifactError, ConfigError
 from kerasseq.exporter import _move_into_place, _refuse_existing
-from kerasseq.files import write_atomically, write_json
+from kerasseq.files import read_json, write_atomically, write_json
 
 FORMATS = ("onnx", "tflite")
 QUANTIZATIONS = ("dynamic", "float16")
@@ -380,3 +380,8 @@ def self_check(export_dir, model, tokenizer, texts, quantize=None):
         ),
         "vocabulary_words_tokenized_differently": mismatched[:20],
     }
+
+
+def read_metadata(export_dir):
+    """The metadata.json of a portable export (`ArtifactError` if absent)."""
+    return read_json(Path(export_dir) / METADATA_FILE, "export metadata")
