@@ -88,8 +88,9 @@ def measure(model_name, repeats, folder):
         )
         rows.append(_measure_export(out, repeats))
     size0, latency0 = rows[0][1], rows[0][2]
-    print(f"Model `{model_name}` (default hyper-parameters), one text, "
-          f"median of {repeats} calls.\n")
+    print(f"Model `{model_name}` (default hyper-parameters, vocabulary "
+          f"{result.tokenizer.vocab_size}, maxlen {result.config.maxlen}), "
+          f"one text, median of {repeats} calls.\n")
     print("| export | size (KiB) | size ratio | latency (ms) | latency ratio "
           "| runtime only (ms) | max prob. diff. |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -143,6 +143,12 @@ def export_portable(
     return out
 
 
+def default_out(run_dir, format, quantize=None):
+    """``RUN_DIR/onnx``, ``RUN_DIR/tflite-dynamic``, ...: where the CLI
+    puts an export when no folder is given."""
+    return Path(run_dir) / "-".join(filter(None, (format, quantize)))
+
+
 def _check_options(format, quantize):
     if format not in FORMATS:
         raise ConfigError(
@@ -302,17 +308,18 @@ def _conversion_error(model, format, model_name, error):
     text = str(error)
     ops = sorted(set(re.findall(r"'(tf\.\w+)' op", text)))
     ops += sorted(set(re.findall(r"Tensorflow op \[[^\]]*: (\w+)\]", text)))
-    names = {layer.name for layer in _layers(model)}
-    layer = next(
-        (
-            part
-            for path in re.findall(r"[\w.]+(?:/[\w.]+)+", text)
-            for part in path.split("/")
-            if part in names or re.sub(r"_\d+$", "", part) in names
-        ),
-        None,
+    names = {layer.name: type(layer).__name__ for layer in _layers(model)}
+    # Converter messages locate ops by TensorFlow name scopes such as
+    # "lstm_1/lstm_1_1/TensorArrayV2_1": map a scope back to a layer name.
+    candidates = (
+        name
+        for path in re.findall(r"[\w.]+(?:/[\w.]+)+", text)
+        for part in path.split("/")
+        for name in (part, re.sub(r"_\d+$", "", part))
+        if name in names
     )
-    where = f" in layer {re.sub(r'_[0-9]+$', '', layer)!r}" if layer else ""
+    layer = next(candidates, None)
+    where = f" in layer {layer!r} ({names[layer]})" if layer else ""
     what = f" (unsupported op {', '.join(ops)})" if ops else ""
     first_line = text.strip().splitlines()[0][:300] if text.strip() else ""
     return ArtifactError(

@@ -238,6 +238,29 @@ def test_unsupported_layer_names_it_and_working_formats(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["run"]
 
 
+def test_converter_error_names_layer_and_op(tmp_path, monkeypatch):
+    folder, _, _ = _make_run(tmp_path / "run", "bigru", embedding_dim=4,
+                             units=4)
+    # The converter's message for a recurrent layer with a dynamic batch.
+    message = (
+        '<unknown>:0: error: loc(callsite(fused["TensorListReserve:", '
+        '"bigru_1/bigru_1_1/backward_gru_1_1/TensorArrayV2_1@__inference_'
+        'function_6383"])): \'tf.TensorListReserve\' op requires '
+        "element_shape to be static during TF Lite transformation pass"
+    )
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(keras.Model, "export", fail)
+    with pytest.raises(ArtifactError) as caught:
+        portable.export_portable(folder, tmp_path / "out", format="tflite")
+    assert "layer 'bigru_1' (Bidirectional)" in str(caught.value)
+    assert "unsupported op tf.TensorListReserve" in str(caught.value)
+    assert "Formats that work for model 'bigru': onnx" in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
 def test_bad_options(run, tmp_path):
     with pytest.raises(ConfigError, match="format"):
         portable.export_portable(run[0], tmp_path / "x", format="coreml")
