@@ -1,12 +1,12 @@
 """Portable exports: size and single-text latency next to the SavedModel,
 and which registered model converts to which format.
 
-    python benchmarks/portable.py [--model lstm] [--repeats 200]
+    python benchmarks/portable.py [--model lstm] [--data D] [--repeats 200]
     python benchmarks/portable.py --table [MODEL ...]
 
 The first form trains MODEL (default hyper-parameters) for one epoch on
-``builtin:synthetic_sentiment`` with the string-in SavedModel export,
-exports it to ONNX and TFLite (float32, ``dynamic``, ``float16``) and
+D (default ``builtin:synthetic_sentiment``) with the string-in SavedModel
+export, exports it to ONNX and TFLite (float32, ``dynamic``, ``float16``) and
 prints a Markdown table: file size and median single-text latency
 (text -> probabilities: the SavedModel's in-graph tokenization, the
 portable files' ``predict_example.py`` tokenization plus the runtime),
@@ -66,12 +66,12 @@ def _saved_model_size(export_dir):
     )
 
 
-def measure(model_name, repeats, folder):
+def measure(model_name, data, repeats, folder):
     import tensorflow as tf
 
     result = kerasseq.train(
-        {"model": model_name, "epochs": 1, "out": str(folder / "run"),
-         "export": True},
+        {"model": model_name, "data": data, "epochs": 1,
+         "out": str(folder / "run"), "export": True},
         verbose=0,
     )
     saved_model = result.run_dir / "saved_model"
@@ -88,7 +88,8 @@ def measure(model_name, repeats, folder):
         )
         rows.append(_measure_export(out, repeats))
     size0, latency0 = rows[0][1], rows[0][2]
-    print(f"Model `{model_name}` (default hyper-parameters, vocabulary "
+    print(f"Model `{model_name}` (default hyper-parameters) on {data} "
+          f"(vocabulary "
           f"{result.tokenizer.vocab_size}, maxlen {result.config.maxlen}), "
           f"one text, median of {repeats} calls.\n")
     print("| export | size (KiB) | size ratio | latency (ms) | latency ratio "
@@ -159,6 +160,7 @@ def table(folder, names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="lstm")
+    parser.add_argument("--data", default="builtin:synthetic_sentiment")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument(
         "--table", nargs="*", metavar="MODEL",
@@ -169,7 +171,7 @@ def main():
         if args.table is not None:
             table(Path(folder), args.table or models.names())
         else:
-            measure(args.model, args.repeats, Path(folder))
+            measure(args.model, args.data, args.repeats, Path(folder))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ def export_portable(
         )
         source = Path(portable_example.__file__).read_text(encoding="utf-8")
         write_atomically(tmp / EXAMPLE_FILE, lambda file: file.write(source))
+        batch = 1 if format == "tflite" else None
         metadata = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -126,10 +127,10 @@ def export_portable(
             "input": {
                 "name": INPUT_NAME,
                 "dtype": "int32",
-                "shape": [1 if format == "tflite" else None, maxlen],
+                "shape": [batch, maxlen],
                 "padding": "right, with 0; 1 = out-of-vocabulary",
             },
-            "output": {"dtype": "float32", "shape": [None, len(class_names)]},
+            "output": {"dtype": "float32", "shape": [batch, len(class_names)]},
         }
         write_json(tmp / METADATA_FILE, metadata)
         texts = list(CHECK_TEXTS) + _vocabulary_texts(tokenizer, maxlen)

@@ -103,7 +103,10 @@ def _onnx_probabilities(path, ids):
     session = onnxruntime.InferenceSession(
         str(path), providers=["CPUExecutionProvider"]
     )
-    return session.run(None, {session.get_inputs()[0].name: ids})[0]
+    (inputs,) = session.get_inputs()
+    assert inputs.name == portable.INPUT_NAME
+    assert inputs.type == "tensor(int32)"
+    return session.run(None, {portable.INPUT_NAME: ids})[0]
 
 
 def _tflite_probabilities(path, ids):
