@@ -1,5 +1,5 @@
 """The ``kerasseq`` command: train, evaluate, models, recipes, predict,
-lr-find, compare.
+export, lr-find, compare, tune.
 
 A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
 Heavy modules (TensorFlow, Keras) are imported only by the subcommand
@@ -105,6 +105,18 @@ def _parser():
     compare.add_argument("--overwrite", action="store_true")
     compare.add_argument("--set", action="append", default=[],
                          metavar="KEY=VALUE", dest="assignments")
+
+    export = commands.add_parser(
+        "export", help="export a finished run to ONNX or TFLite (token ids "
+        "in; the folder holds the tokenizer and a standalone example)",
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", required=True, choices=("onnx",
+                                                           "tflite"))
+    export.add_argument("--quantize", choices=("dynamic", "float16"))
+    export.add_argument("--out", help="export folder (default "
+                        "RUN_DIR/FORMAT[-QUANTIZE])")
+    export.add_argument("--overwrite", action="store_true")
 
     tune = commands.add_parser(
         "tune", help="hyper-parameter search with KerasTuner (validation "
@@ -259,6 +271,21 @@ def _compare(args):
     return 0
 
 
+def _export(args):
+    from kerasseq import portable
+
+    out = args.out or portable.default_out(args.run_dir, args.format,
+                                           args.quantize)
+    path = portable.export_portable(
+        args.run_dir, out, format=args.format, quantize=args.quantize,
+        overwrite=args.overwrite,
+    )
+    print(f"exported to {path}")
+    print(f"try it: python {Path(path) / 'predict_example.py'} "
+          '"some text"')
+    return 0
+
+
 def _tune(args):
     from kerasseq import tuning
     from kerasseq.training import apply_overrides
@@ -299,7 +326,7 @@ def main(argv=None):
     handler = {"train": _train, "evaluate": _evaluate, "models": _models,
                "recipes": _recipes, "predict": _predict,
                "lr-find": _lr_find, "compare": _compare,
-               "tune": _tune}[args.command]
+               "tune": _tune, "export": _export}[args.command]
     try:
         return handler(args)
     except KerasSeqError as error:

@@ -85,8 +85,12 @@ def expected(run):
 
 @pytest.fixture(scope="module")
 def onnx_export(run):
+    from kerasseq.cli import main
+
     folder = run[0]
-    return portable.export_portable(folder, folder.parent / "onnx")
+    assert main(["export", str(folder), "--format", "onnx", "--out",
+                 str(folder.parent / "onnx")]) == 0
+    return folder.parent / "onnx"
 
 
 @pytest.fixture(scope="module")
