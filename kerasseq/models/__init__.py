@@ -19,6 +19,7 @@ against them (`kerasseq.errors.ConfigError`) and strings are coerced to
 each default's type.
 """
 
+from kerasseq.layers import MaskedGlobalPooling1D
 from kerasseq.models import (  # noqa: F401  (registers the builders)
     baselines,
     nbsvm,
@@ -27,7 +28,6 @@ from kerasseq.models import (  # noqa: F401  (registers the builders)
     transformer,
 )
 from kerasseq.models.inspection import attention_model, cudnn_eligible
-from kerasseq.models.pooling import MaskedGlobalPooling1D
 from kerasseq.models.registry import (
     HParam,
     build,

@@ -3,7 +3,6 @@
 import keras
 
 from kerasseq import layers as kl
-from kerasseq.models.pooling import MaskedGlobalPooling1D
 
 
 def activation_names():
@@ -40,7 +39,7 @@ def pool(sequence, mode, score="additive", query="learned", units=0):
             name="attention_pooling",
         )(sequence, return_attention_scores=True)
         return pooled
-    return MaskedGlobalPooling1D(mode, name=f"{mode}_pooling")(sequence)
+    return kl.MaskedGlobalPooling1D(mode, name=f"{mode}_pooling")(sequence)
 
 
 def classify(features, num_classes, hp):

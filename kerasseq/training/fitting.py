@@ -111,7 +111,7 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
     adapts its layers to the vocabulary and to `train_split`'s labels."""
     import keras
 
-    from kerasseq import models
+    from kerasseq import layers, models
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,
@@ -126,55 +126,25 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
                 "auto" if config.jit_compile is None else config.jit_compile
             ),
         )
-        adapt_to_vocabulary(model, tokenizer)
+        layers.adapt_to_vocabulary(model, tokenizer.vocabulary)
         adapt_to_labels(model, train_split, config)
     return model
 
 
-def adapt_to_vocabulary(model, tokenizer):
-    """Runs ``adapt_to_vocabulary(tokenizer.vocabulary)`` of the layers
-    that have it (e.g. `SubwordHashing`, whose table is built from the
-    words)."""
-    for layer in model.layers:
-        if hasattr(layer, "adapt_to_vocabulary"):
-            layer.adapt_to_vocabulary(tokenizer.vocabulary)
-
-
 def adapt_to_labels(model, train_split, config):
-    """Runs ``adapt_to_labels`` of layers that learn statistics of labels.
-
-    Such a layer (e.g. `LogCountRatioLogits`) receives ``(inputs,
-    labels)`` batches of the training split, its inputs computed by the
-    model's layers before it in inference mode.
-    """
-    import keras
-
+    """Adapts the layers that learn statistics of the training labels
+    (e.g. `LogCountRatioLogits`) to `train_split`."""
+    from kerasseq import layers
     from kerasseq.pipeline import make_dataset
 
-    adapting = [layer for layer in model.layers
-                if hasattr(layer, "adapt_to_labels")]
-    if not adapting:
+    if not layers.layers_adapting_to_labels(model):
         return
     sequences, labels = train_split
     dataset = make_dataset(
         sequences, labels, batch_size=256,
         maxlen=config.maxlen, shuffle=False, cache=False,
     )
-    for layer in adapting:
-        inputs = keras.Model(model.input, layer.input)
-        layer.adapt_to_labels(
-            (keras.ops.convert_to_numpy(inputs(ids, training=False)),
-             batch_labels.numpy())
-            for ids, batch_labels in dataset
-        )
-
-
-def finish_training(model):
-    """Runs ``finish_training()`` of the layers that change once fitting
-    ends (e.g. `LogCountRatioLogits`' naive Bayes interpolation)."""
-    for layer in model.layers:
-        if hasattr(layer, "finish_training"):
-            layer.finish_training()
+    layers.adapt_to_labels(model, dataset)
 
 
 def class_weights(config, labels, num_classes):
@@ -211,6 +181,8 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
         TrainingInterrupted: Ctrl-C; the backup of the last finished
             epoch is kept (except with ``"multiworker"``).
     """
+    from kerasseq.layers import finish_layers_training
+
     train_ds, val_ds = datasets
     try:
         if config.strategy == "multiworker":
@@ -244,7 +216,7 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
             f"interrupted after {done} finished epoch(s); rerun the same "
             f"command to resume from epoch {done + 1}"
         ) from None
-    finish_training(model)
+    finish_layers_training(model)
     return model
 
 
@@ -264,6 +236,8 @@ def refit(config, strategy, num_classes, everything, epochs, verbose):
     training texts and labels), and a fresh model fitted on it for
     `epochs` epochs, without validation."""
     import keras
+
+    from kerasseq.layers import finish_layers_training
 
     texts, labels = everything
     tokenizer = fit_tokenizer(config, texts)
@@ -291,5 +265,5 @@ def refit(config, strategy, num_classes, everything, epochs, verbose):
             "interrupted during the refit; rerun with --overwrite to start "
             "over"
         ) from None
-    finish_training(model)
+    finish_layers_training(model)
     return model, tokenizer

@@ -3,8 +3,9 @@
 `check_layer` runs, for a layer applied to an embedded, right-padded
 sequence: config round trip, `.keras` save/reload without custom objects,
 training (every trainable weight moves, loss falls), masking and mixed
-precision. The NumPy helpers are the independent references of the math
-tests.
+precision. `check_id_layer` runs the same checks but mixed precision for a
+layer taking right-padded int ids. The NumPy helpers are the independent
+references of the math tests.
 """
 
 import contextlib
@@ -272,3 +273,55 @@ def check_training_needs_adapting(make_layer, adapt, head, ids, labels,
     copy.build((None, None))
     copy.set_weights(layer.get_weights())
     fit(copy)
+
+
+def masked_mean_head(input_dim):
+    """``ids -> Embedding(mask_zero) -> masked mean -> softmax``, for
+    layers emitting ids below `input_dim` (0 = padding)."""
+    from kerasseq.layers import MaskedGlobalPooling1D
+
+    def head(ids):
+        x = keras.layers.Embedding(input_dim, DIM, mask_zero=True)(ids)
+        x = MaskedGlobalPooling1D("mean")(x)
+        return keras.layers.Dense(2, activation="softmax", dtype="float32")(
+            x
+        )
+
+    return head
+
+
+def check_id_layer(layer_cls, init_kwargs, head, tmp_path, *, apply=None,
+                   adapt=None):
+    """All shared checks for a layer taking right-padded int ids ``[B, T]``.
+
+    Config round trip; on the model ``ids -> apply(layer, ids) -> head``:
+    extra trailing padding leaves the prediction unchanged, a fully padded
+    row gives a finite one, training moves every trainable weight of the
+    layer and cuts the loss, and a `.keras` save/reload predicts the same.
+
+    Args:
+        layer_cls: the layer class.
+        init_kwargs: constructor arguments.
+        head: maps the layer's output tensor to class probabilities.
+        tmp_path: pytest's `tmp_path`.
+        apply: optional `apply(layer, ids)`, how the model calls the
+            layer; defaults to `layer(ids)`.
+        adapt: optional `adapt(layer, ids, labels)` run before fitting (the
+            `AdaptedLayer` hooks).
+    """
+    check_config(layer_cls, init_kwargs)
+    keras.utils.set_random_seed(0)
+    layer = layer_cls(**init_kwargs)
+    ids_input = keras.Input((None,), dtype="int32")
+    apply = apply or (lambda layer, ids: layer(ids))
+    model = keras.Model(ids_input, head(apply(layer, ids_input)))
+    ids, labels = toy_task()
+    if adapt is not None:
+        adapt(layer, ids, labels)
+    extra = np.pad(ids[:8], ((0, 0), (0, 3)))
+    np.testing.assert_allclose(
+        to_numpy(model(extra)), to_numpy(model(ids[:8])), atol=1e-5
+    )
+    assert np.all(np.isfinite(to_numpy(model(PADDED_IDS))))
+    check_training(model, layer, ids, labels)
+    check_saving(model, ids[:8], tmp_path)

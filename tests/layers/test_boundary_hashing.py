@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerasseq.models.ngram import BoundaryHashing
+from kerasseq.layers import BoundaryHashing
 
 from .helpers import (
+    VOCAB,
+    check_id_layer,
     check_training_needs_adapting,
     check_vocabulary_tables_saved,
     embedding_head,
+    masked_mean_head,
 )
 
 VOCABULARY = ["very", "funny", "a"]  # ids 2, 3, 4
@@ -121,4 +124,15 @@ def test_training_needs_adapting(tmp_path):
         lambda: BoundaryHashing(6, buckets=100, max_n=5),
         lambda layer: layer.adapt_to_vocabulary(VOCABULARY),
         embedding_head, IDS, np.array([0, 1, 0]), tmp_path,
+    )
+
+
+def test_layer(tmp_path):
+    check_id_layer(
+        BoundaryHashing,
+        {"vocab_size": VOCAB, "buckets": 32, "max_n": 5, "offset": 1},
+        masked_mean_head(33), tmp_path,
+        adapt=lambda layer, ids, labels: layer.adapt_to_vocabulary(
+            [f"w{index}" for index in range(2, VOCAB)]
+        ),
     )

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerasseq.models.nbsvm import LogCountRatioLogits
+from kerasseq.layers import LogCountRatioLogits
 
-from .helpers import check_training_needs_adapting
+from .helpers import VOCAB, check_id_layer, check_training_needs_adapting
 
 # Right padded; row 1 repeats id 5, row 3 is empty.
 IDS = np.array([[2, 3, 4, 0], [5, 5, 6, 0], [2, 6, 7, 8], [0, 0, 0, 0]])
@@ -66,12 +66,12 @@ def test_logits_count_each_id_once_and_ignore_padding():
     layer = LogCountRatioLogits(INPUT_DIM, CLASSES, prior=0.5)
     layer.adapt_to_labels([(IDS, LABELS)])
     rng = np.random.default_rng(0)
-    layer.offsets.assign(rng.normal(size=(INPUT_DIM, CLASSES)))
-    layer.bias.assign(rng.normal(size=CLASSES))
-    expected = reference_logits(
-        IDS, *(ops.convert_to_numpy(w) for w in
-               (layer.ratios, layer.offsets, layer.bias)), 0.5,
-    )
+    offsets = rng.normal(size=(INPUT_DIM, CLASSES))
+    bias = rng.normal(size=CLASSES)
+    layer.offsets.assign(offsets)
+    layer.bias.assign(bias)
+    ratios = reference_ratios(IDS, LABELS, INPUT_DIM, CLASSES, 1.0)
+    expected = reference_logits(IDS, ratios, offsets, bias, 0.5)
     np.testing.assert_allclose(layer(IDS), expected, rtol=1e-5, atol=1e-6)
     padded = np.pad(IDS, [(0, 0), (0, 5)])
     np.testing.assert_allclose(layer(padded), expected, rtol=1e-5, atol=1e-6)
@@ -84,16 +84,17 @@ def test_finish_training_interpolates_like_wang_and_manning(prior, beta):
     )
     layer.adapt_to_labels([(IDS, LABELS)])
     rng = np.random.default_rng(1)
-    layer.offsets.assign(rng.normal(size=(INPUT_DIM, CLASSES)))
-    layer.bias.assign(rng.normal(size=CLASSES))
+    offsets = rng.normal(size=(INPUT_DIM, CLASSES))
+    bias = rng.normal(size=CLASSES)
+    layer.offsets.assign(offsets)
+    layer.bias.assign(bias)
     before = ops.convert_to_numpy(layer(IDS))
     layer.finish_training()
     # Ids 0 (padding), 1 and 9 never occur: they count neither in the
     # mean magnitude nor in any text.
     unseen = np.pad(IDS, [(0, 0), (0, 2)], constant_values=9)
     unseen[:, -1] = 1
-    ratios, offsets, bias = (ops.convert_to_numpy(w) for w in
-                             (layer.ratios, layer.offsets, layer.bias))
+    ratios = reference_ratios(IDS, LABELS, INPUT_DIM, CLASSES, 1.0)
     expected = reference_logits(IDS, ratios, offsets, bias, prior, beta)
     np.testing.assert_allclose(layer(IDS), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer(unseen), expected, rtol=1e-5, atol=1e-5)
@@ -137,4 +138,16 @@ def test_training_needs_adapting(tmp_path):
         lambda: LogCountRatioLogits(INPUT_DIM, CLASSES),
         lambda layer: layer.adapt_to_labels([(IDS, LABELS)]),
         keras.layers.Softmax(), IDS, LABELS, tmp_path,
+    )
+
+
+def test_layer(tmp_path):
+    check_id_layer(
+        LogCountRatioLogits,
+        {"input_dim": VOCAB, "num_classes": 2, "prior": 0.1, "l2": 1e-4,
+         "interpolation": 0.5},
+        keras.layers.Softmax(), tmp_path,
+        adapt=lambda layer, ids, labels: layer.adapt_to_labels(
+            [(ids, labels)]
+        ),
     )

@@ -1,30 +1,43 @@
-"""Masked mean/max pooling over time used by the model builders.
-
-Keras' `GlobalMaxPooling1D` ignores masks and `GlobalAveragePooling1D`
-divides by zero on a fully padded row; this layer does neither.
-"""
+"""Masked mean/max pooling over time."""
 
 import keras
 from keras import ops
 
-_MODES = ("mean", "max")
+MODES = ("mean", "max")
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
 class MaskedGlobalPooling1D(keras.layers.Layer):
     """Mean or max over the non-padded steps: ``[B, T, D] -> [B, D]``.
 
-    A row with no valid step pools to zeros.
+    Keras' `GlobalMaxPooling1D` ignores masks and `GlobalAveragePooling1D`
+    divides by zero on a fully padded row; here a row with no valid step
+    pools to zeros. The output has no mask.
 
     Args:
-        mode: ``"mean"`` or ``"max"``.
+        mode: string, ``"mean"`` or ``"max"``. Defaults to ``"mean"``.
+        **kwargs: other keyword arguments of `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: ``[B, T, D]`` sequence.
+        mask: optional ``[B, T]`` boolean padding mask; filled by Keras
+            from the input's mask (e.g. `Embedding(mask_zero=True)`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> values = np.arange(6, dtype="float32").reshape((1, 3, 2))
+    >>> mask = np.array([[True, True, False]])
+    >>> pooled = MaskedGlobalPooling1D("max")(values, mask=mask)
+    >>> keras.ops.convert_to_numpy(pooled).tolist()
+    [[2.0, 3.0]]
     """
 
     def __init__(self, mode="mean", **kwargs):
         super().__init__(**kwargs)
-        if mode not in _MODES:
+        if mode not in MODES:
             raise ValueError(
-                f"Expected mode to be one of {_MODES}. Received: mode={mode!r}"
+                f"Expected mode to be one of {MODES}. Received: mode={mode!r}"
             )
         self.mode = mode
         self.supports_masking = True
@@ -50,4 +63,6 @@ class MaskedGlobalPooling1D(keras.layers.Layer):
         return (input_shape[0], input_shape[2])
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+        config = super().get_config()
+        config.update({"mode": self.mode})
+        return config
