@@ -1,9 +1,8 @@
 """Hyper-parameter declarations shared by several models."""
 
 from kerasseq import layers as kl
+from kerasseq.layers.hashing import MAX_BUCKETS
 from kerasseq.models.registry import HParam
-
-MAX_BUCKETS = 2**24  # the hashing layers' int32-safe limit
 
 
 def embedding_dim(default):
