@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasseq.errors import ArtifactError, ConfigError, DataError
+from kerasseq.files import write_atomically, write_json
 
 SIGNATURE_NAME = "serving_default"
 INPUT_NAME = "text"
@@ -332,11 +333,11 @@ def _check_class_names(model, class_names):
 
 def _check_json(metadata):
     try:
-        json.dumps(metadata)
+        json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ConfigError(
             f"metadata must be JSON-serializable ({err}). Pass plain "
-            "dicts, lists, strings and numbers."
+            "dicts, lists, strings and finite numbers."
         ) from err
 
 
@@ -370,10 +371,9 @@ def _write_json_files(directory, tokenizer, class_names, maxlen, model, meta):
 
     import kerasseq
 
-    tokenizer_json = tokenizer.to_json()
-    if not isinstance(tokenizer_json, str):
-        tokenizer_json = json.dumps(tokenizer_json, indent=2)
-    (directory / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
+    write_atomically(
+        directory / TOKENIZER_FILE, lambda file: file.write(tokenizer.to_json())
+    )
     reserved = ("model_name", "model_config", "metrics")
     description = {
         "format": FORMAT_NAME,
@@ -399,10 +399,7 @@ def _write_json_files(directory, tokenizer, class_names, maxlen, model, meta):
         },
         "extra": {k: v for k, v in meta.items() if k not in reserved},
     }
-    (directory / METADATA_FILE).write_text(
-        json.dumps(description, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
+    write_json(directory / METADATA_FILE, description)
 
 
 def _sample_texts(vectorizer, maxlen, check_texts):
@@ -427,6 +424,14 @@ def _self_check(directory, model, tokenizer, class_names, maxlen, texts):
         truncating="post",
     )
     expected = np.asarray(model.predict(ids, verbose=0))
+    finite = np.isfinite(expected).all(axis=-1)
+    if not finite.all():
+        raise ArtifactError(
+            "Export self-check failed: the model's probabilities are NaN or "
+            f"infinite on text {texts[int(np.argmin(finite))][:80]!r}; "
+            "nothing was written. Retrain the model (a lower learning rate, "
+            "or without mixed precision)."
+        )
     batch = tf.constant(texts, dtype=tf.string)
     loaded = tf.saved_model.load(str(directory))
     outputs = {
@@ -443,7 +448,8 @@ def _self_check(directory, model, tokenizer, class_names, maxlen, texts):
     for source, output in outputs.items():
         got = np.asarray(output["probabilities"])
         diff = np.max(np.abs(got - expected), axis=-1)
-        if got.shape != expected.shape or np.any(diff > CHECK_ATOL):
+        # `not diff <= atol` also catches NaN, for which `diff > atol` fails.
+        if got.shape != expected.shape or not np.all(diff <= CHECK_ATOL):
             worst = int(np.argmax(diff)) if got.shape == expected.shape else 0
             raise ArtifactError(
                 f"Export self-check failed: {source} output differs from the "

@@ -5,14 +5,10 @@ generator), truncates at the end to `maxlen`, shuffles with a seed
 (a new, deterministic order every epoch), caches, batches with right
 padding (0) and prefetches. Batches are padded to their longest sequence;
 ``pad_to_maxlen=True`` pads every batch to exactly `maxlen` (static shapes
-for XLA). Bucketing by length (`bucket_boundaries`) groups sequences of
-similar length to reduce padding; ``pad_to_bucket_boundary=True`` pads each
-bucket's batches to the longest length that bucket holds, so only
-``len(boundaries) + 1`` shapes reach the model (fewer retraces).
-``sort_window=k`` instead sorts each window of ``k`` batches (after the
+for XLA). ``sort_window=k`` sorts each window of ``k`` batches (after the
 shuffle) by length, cuts it into batches and shuffles those: every batch
-is full and holds neighbours in length, so less padding than fixed
-buckets; ``pad_to_multiple_of`` then bounds the number of shapes.
+is full and holds neighbours in length, so little padding;
+``pad_to_multiple_of`` then bounds the number of shapes.
 """
 
 import itertools
@@ -21,31 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseq.errors import ConfigError, DataError
-
-
-def bucket_boundaries_for(lengths, num_buckets=8):
-    """Bucket boundaries splitting `lengths` into ~equal-sized buckets.
-
-    Returns sorted, unique integers for
-    `tf.data.Dataset.bucket_by_sequence_length`, whose buckets are
-    ``[0, b0), [b0, b1), ..., [b_last, inf)``: each boundary is one more
-    than a length quantile at ``i / num_buckets``.
-    """
-    if (
-        isinstance(num_buckets, bool)
-        or not isinstance(num_buckets, int)
-        or (num_buckets < 1)
-    ):
-        raise ConfigError(
-            "Expected num_buckets to be a positive integer. "
-            f"Received: num_buckets={num_buckets!r}"
-        )
-    lengths = np.asarray(lengths)
-    if lengths.size == 0:
-        raise DataError("Expected at least one length to pick buckets from.")
-    quantiles = np.arange(1, num_buckets) / num_buckets
-    cuts = np.floor(np.quantile(lengths, quantiles)).astype(int) + 1
-    return sorted({int(cut) for cut in cuts if cut <= lengths.max()})
 
 
 def _ragged_ids(sequences, maxlen):
@@ -103,11 +74,9 @@ def make_dataset(
     maxlen=None,
     shuffle=True,
     seed=0,
-    bucket_boundaries=None,
     cache=True,
     drop_remainder=False,
     pad_to_maxlen=False,
-    pad_to_bucket_boundary=False,
     sort_window=None,
     pad_to_multiple_of=None,
 ):
@@ -120,21 +89,14 @@ def make_dataset(
         maxlen: truncate longer sequences at the end (``None``: keep all).
         shuffle: shuffle the whole dataset, in a new order every epoch.
         seed: shuffle seed; the same seed gives the same epoch orders.
-        bucket_boundaries: ``None`` (no bucketing), ``"auto"``
-            (`bucket_boundaries_for` the lengths) or a list of increasing
-            lengths; batches then hold sequences of similar length.
         cache: cache the elements after the first epoch.
-        drop_remainder: drop the last incomplete batch (of each bucket).
+        drop_remainder: drop the last incomplete batch.
         pad_to_maxlen: pad every batch to exactly `maxlen` (needs
-            `maxlen`, no bucketing); otherwise to the longest in the batch.
-        pad_to_bucket_boundary: with bucketing, pad each batch of bucket
-            ``[b_lo, b_hi)`` to ``b_hi - 1`` (the longest length it holds)
-            and of the last bucket to `maxlen` (``None``: the longest
-            sequence), as `tf.data.Dataset.bucket_by_sequence_length` does.
+            `maxlen`); otherwise to the longest in the batch.
         sort_window: ``None`` or a number of batches k: each window of
             ``k * batch_size`` sequences (after the shuffle) is sorted by
             length and cut into batches, which are then shuffled (within
-            ``k`` batches). Not with `bucket_boundaries`.
+            ``k`` batches).
         pad_to_multiple_of: ``None`` or m: pad each batch's length up to
             a multiple of m, but not beyond `maxlen` (``None``: the
             longest sequence), so at most ``maxlen / m + 1`` shapes reach
@@ -147,36 +109,18 @@ def make_dataset(
     _check_positive("batch_size", batch_size)
     if maxlen is not None:
         _check_positive("maxlen", maxlen)
-    if pad_to_maxlen and (maxlen is None or bucket_boundaries is not None):
+    if pad_to_maxlen and maxlen is None:
         raise ConfigError(
-            "pad_to_maxlen=True needs maxlen and no bucketing. Received: "
-            f"maxlen={maxlen!r}, bucket_boundaries={bucket_boundaries!r}."
-        )
-    if not isinstance(pad_to_bucket_boundary, bool):
-        raise ConfigError(
-            "Expected pad_to_bucket_boundary to be True or False. "
-            f"Received: pad_to_bucket_boundary={pad_to_bucket_boundary!r}"
-        )
-    if pad_to_bucket_boundary and bucket_boundaries is None:
-        raise ConfigError(
-            "pad_to_bucket_boundary=True needs bucket_boundaries ('auto' or "
-            "a list of lengths). Received: bucket_boundaries=None."
+            "pad_to_maxlen=True needs maxlen. Received: maxlen=None."
         )
     for name, value in (("sort_window", sort_window),
                         ("pad_to_multiple_of", pad_to_multiple_of)):
         if value is not None:
             _check_positive(name, value)
-    if sort_window is not None and bucket_boundaries is not None:
+    if pad_to_multiple_of is not None and pad_to_maxlen:
         raise ConfigError(
-            "sort_window and bucket_boundaries are two ways of batching by "
-            "length; give one. Received: sort_window="
-            f"{sort_window!r}, bucket_boundaries={bucket_boundaries!r}."
-        )
-    if pad_to_multiple_of is not None and (
-            pad_to_maxlen or pad_to_bucket_boundary):
-        raise ConfigError(
-            "pad_to_multiple_of cannot be combined with pad_to_maxlen or "
-            "pad_to_bucket_boundary (each fixes the batch length itself)."
+            "pad_to_multiple_of cannot be combined with pad_to_maxlen "
+            "(each fixes the batch length itself)."
         )
     ids, lengths = _ragged_ids(sequences, maxlen)
     elements = ids if labels is None else (
@@ -190,44 +134,28 @@ def make_dataset(
         dataset = dataset.shuffle(
             len(lengths), seed=seed, reshuffle_each_iteration=True
         )
-    boundaries = _boundaries(bucket_boundaries, lengths)
-    if pad_to_bucket_boundary:
-        # tf.data pads bucket i to boundaries[i] - 1 and accepts no
-        # element in the open last bucket: close it just above the
-        # longest possible length.
-        longest = int(lengths.max()) if maxlen is None else maxlen
-        boundaries = [b for b in boundaries if b <= longest] + [longest + 1]
-    if boundaries:
-        dataset = dataset.bucket_by_sequence_length(
-            lambda ids, *_: tf.shape(ids)[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            pad_to_bucket_boundary=pad_to_bucket_boundary,
-            drop_remainder=drop_remainder,
-        )
-    else:
-        length = maxlen if pad_to_maxlen else None
-        shapes = [length] if labels is None else ([length], [])
-        if sort_window is not None:
-            window = sort_window * batch_size
-            dataset = dataset.ragged_batch(window).map(_sort_by_length)
-            dataset = dataset.unbatch().map(dense)
-        dataset = dataset.padded_batch(
-            batch_size, padded_shapes=shapes, drop_remainder=drop_remainder
-        )
-        if sort_window is not None:
-            if shuffle:
-                dataset = dataset.shuffle(
-                    sort_window, seed=seed, reshuffle_each_iteration=True
-                )
-            # Every window is cut into full batches, so the batch count is
-            # known; telling tf.data lets Keras size its progress bar and
-            # count its steps exactly.
-            count = len(lengths) // batch_size if drop_remainder else (
-                -(-len(lengths) // batch_size))
-            dataset = dataset.apply(
-                tf.data.experimental.assert_cardinality(count)
+    length = maxlen if pad_to_maxlen else None
+    shapes = [length] if labels is None else ([length], [])
+    if sort_window is not None:
+        window = sort_window * batch_size
+        dataset = dataset.ragged_batch(window).map(_sort_by_length)
+        dataset = dataset.unbatch().map(dense)
+    dataset = dataset.padded_batch(
+        batch_size, padded_shapes=shapes, drop_remainder=drop_remainder
+    )
+    if sort_window is not None:
+        if shuffle:
+            dataset = dataset.shuffle(
+                sort_window, seed=seed, reshuffle_each_iteration=True
             )
+        # Every window is cut into full batches, so the batch count is
+        # known; telling tf.data lets Keras size its progress bar and
+        # count its steps exactly.
+        count = len(lengths) // batch_size if drop_remainder else (
+            -(-len(lengths) // batch_size))
+        dataset = dataset.apply(
+            tf.data.experimental.assert_cardinality(count)
+        )
     if pad_to_multiple_of is not None:
         longest = int(lengths.max()) if maxlen is None else maxlen
         dataset = dataset.map(_on_ids(
@@ -263,29 +191,3 @@ def _pad_to_multiple(ids, multiple, longest):
         tf.maximum(length, longest),
     )
     return tf.pad(ids, [[0, 0], [0, target - length]])
-
-
-def _boundaries(bucket_boundaries, lengths):
-    if bucket_boundaries is None:
-        return []
-    if isinstance(bucket_boundaries, str):
-        if bucket_boundaries != "auto":
-            raise ConfigError(
-                "Expected bucket_boundaries to be None, 'auto' or a list of "
-                f"lengths. Received: {bucket_boundaries!r}"
-            )
-        return bucket_boundaries_for(lengths)
-    boundaries = list(bucket_boundaries)
-    if (
-        not boundaries
-        or any(
-            isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1
-            for b in boundaries
-        )
-        or boundaries != sorted(set(boundaries))
-    ):
-        raise ConfigError(
-            "Expected bucket_boundaries to be strictly increasing positive "
-            f"integers. Received: {bucket_boundaries!r}"
-        )
-    return [int(b) for b in boundaries]

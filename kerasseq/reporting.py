@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     accuracy_score,
+    classification_report,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
@@ -413,36 +414,27 @@ def _table(header, rows):
 
 
 def format_text_report(metrics):
-    """The classification report and confusion matrix as aligned text.
+    """Scikit-learn's classification report and the confusion matrix as
+    aligned text.
 
-    ``metrics`` is a ``compute_metrics`` result (or a loaded metrics.json).
+    ``metrics`` is a ``compute_metrics`` result (or a loaded metrics.json);
+    the report is computed from its confusion matrix.
     """
-    per_class = metrics["per_class"]
     names = metrics["labels"]
     n_test = metrics["n_test"]
-    rows = [
-        [
-            name,
-            f"{per_class[name]['precision']:.4f}",
-            f"{per_class[name]['recall']:.4f}",
-            f"{per_class[name]['f1']:.4f}",
-            per_class[name]["support"],
-        ]
-        for name in names
-    ]
-    rows.append(["", "", "", "", ""])
-    rows.append(["accuracy", "", "", f"{metrics['accuracy']:.4f}", n_test])
-    rows.append(
-        [
-            "macro avg",
-            f"{metrics['macro_precision']:.4f}",
-            f"{metrics['macro_recall']:.4f}",
-            f"{metrics['macro_f1']:.4f}",
-            n_test,
-        ]
+    counts = np.asarray(metrics["confusion_matrix"])
+    # One (true, predicted) id pair per test example, from the counts.
+    y_true, y_pred = np.repeat(
+        np.indices(counts.shape).reshape(2, -1), counts.ravel(), axis=1
     )
-    report = _table(["", "precision", "recall", "f1-score", "support"], rows)
-    counts = metrics["confusion_matrix"]
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=np.arange(len(names)),
+        target_names=names,
+        digits=4,
+        zero_division=0,
+    )
     if sum(len(name) + 2 for name in names) <= MAX_TABLE_WIDTH:
         columns_note = "columns: predicted label"
         header = names
@@ -456,7 +448,7 @@ def format_text_report(metrics):
         [[name, *row] for name, row in zip(row_names, counts, strict=True)],
     )
     return (
-        f"Classification report ({n_test} test examples)\n\n{report}\n\n"
+        f"Classification report ({n_test} test examples)\n\n{report}\n"
         f"Confusion matrix (rows: true label, {columns_note})\n\n"
         f"{matrix}\n"
     )

@@ -35,6 +35,10 @@ Ids: 0 = padding, 1 = out-of-vocabulary, words from 2 upward by descending
 frequency, ties broken by the token string (code-point order).
 Sequences are padded and truncated at the end (``padding="post"``,
 ``truncating="post"``).
+
+TensorFlow (the string ops) is imported when texts are first
+standardized, not with this module, so other Keras backends can import
+kerasseq without it.
 """
 
 import itertools
@@ -43,7 +47,6 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasseq.errors import ArtifactError, ConfigError, DataError
 
@@ -60,7 +63,11 @@ _TRAILING_APOSTROPHES = r"'+(\s|$)"
 _LEADING_APOSTROPHES = r"(^|\s)'+"
 
 
-def _separate_words(texts, mask_digits, split_symbols):
+def _standardize(texts, lower, mask_digits, split_symbols):
+    import tensorflow as tf
+
+    if lower:
+        texts = tf.strings.lower(texts, encoding="utf-8")
     if mask_digits:
         texts = tf.strings.regex_replace(texts, _DIGIT, "0")
     texts = tf.strings.regex_replace(texts, "\u2019", "'")
@@ -84,9 +91,7 @@ def _standardizer_name(lower, mask_digits, split_symbols):
 
 def _build_standardizer(lower, mask_digits, split_symbols):
     def function(texts):
-        if lower:
-            texts = tf.strings.lower(texts, encoding="utf-8")
-        return _separate_words(texts, mask_digits, split_symbols)
+        return _standardize(texts, lower, mask_digits, split_symbols)
 
     name = _standardizer_name(lower, mask_digits, split_symbols)
     function.__name__ = function.__qualname__ = name
@@ -153,6 +158,8 @@ def tokenize(texts, lower=True, mask_digits=False, split_symbols=False):
 
     The options are those of `Tokenizer` (rules in the module docstring).
     """
+    import tensorflow as tf
+
     function = standardizer(lower, mask_digits, split_symbols)
     texts = _check_texts(texts)
     tokens = []

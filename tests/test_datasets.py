@@ -211,6 +211,69 @@ def test_folder_file_not_utf8(tmp_path):
         load_dataset(tmp_path)
 
 
+def _tricky_class_folders(root, outside):
+    """Class folders with every case the Keras layout rules decide."""
+    for label in ("a", "b"):
+        (root / label / "nested").mkdir(parents=True)
+        (root / label / "notes.txt").mkdir()
+        (root / label / "1.txt").write_text(f"{label} one")
+        (root / label / "2.TXT").write_text(f"{label} upper-case extension")
+        (root / label / "nested" / "3.txt").write_text(f"{label} nested")
+        # A directory named *.txt is a folder: its files count.
+        (root / label / "notes.txt" / "4.txt").write_text(
+            f"{label} in a folder named notes.txt")
+        (root / label / "skip.md").write_text("not a text file")
+        (root / label / "link.txt").symlink_to(root / label / "1.txt")
+        (root / label / "linked_folder").symlink_to(outside)
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "5.txt").write_text("hidden folder: no class")
+
+
+def test_folder_layout_rules_are_keras_text_dataset_from_directory(tmp_path):
+    import keras
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "6.txt").write_text("behind a linked folder: not read")
+    for split in ("train", "test"):
+        _tricky_class_folders(tmp_path / "data" / split, outside)
+    data = load_dataset(tmp_path / "data")
+    reference = keras.utils.text_dataset_from_directory(
+        tmp_path / "data" / "train", batch_size=None, shuffle=False,
+        verbose=False,
+    )
+    expected = [(text.numpy().decode(), reference.class_names[label])
+                for text, label in reference]
+    assert len(expected) == 10
+    for texts, labels in ((data.train_texts, data.train_labels),
+                          (data.test_texts, data.test_labels)):
+        got = [(text, data.class_names[label])
+               for text, label in zip(texts, labels, strict=True)]
+        assert got == expected
+
+
+def test_folder_errors_name_the_folder_and_the_fix(tmp_path):
+    for label in ("neg", "pos"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "0.txt").write_text(f"{label} text")
+    with pytest.raises(DataError, match=(
+            r"no sub-folder\(s\) \['neutral'\] for the requested class_names; "
+            r"sub-folders found: \['neg', 'pos'\]")):
+        load_dataset(tmp_path, class_names=["pos", "neutral"])
+    with pytest.raises(DataError, match=r"no non-empty \*\.md files"):
+        load_dataset(tmp_path, extension=".md")
+    (tmp_path / "pos" / "1.txt").write_text("  \n")
+    with pytest.raises(DataError,
+                       match=r"1 empty file\(s\).*1\.txt.*drop_empty"):
+        load_dataset(tmp_path)
+    (tmp_path / "pos" / "1.txt").unlink()
+    (tmp_path / "pos" / "gone.txt").symlink_to(tmp_path / "deleted.txt")
+    with pytest.raises(DataError, match=(
+            r"gone\.txt: cannot read it \(a broken link to .*deleted\.txt\)"
+            r"\. Fix or remove it")):
+        load_dataset(tmp_path)
+
+
 # -- one test per error case -------------------------------------------------
 
 

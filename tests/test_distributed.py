@@ -95,7 +95,7 @@ def fit(strategy_name, devices=None, custom_loop=False):
     tokenizer = Tokenizer(num_words=300).fit_on_texts(data.train_texts)
     dataset = make_dataset(
         tokenizer.texts_to_sequences(data.train_texts), data.train_labels,
-        batch_size=32, maxlen=24, shuffle=False, bucket_boundaries=None,
+        batch_size=32, maxlen=24, shuffle=False,
         pad_to_maxlen=True, drop_remainder=True,
     )
     if strategy_name != "none":

@@ -231,6 +231,9 @@ def test_bad_arguments(exports, tokenizer, tmp_path):
             tmp_path / "x",
             metadata={"bad": object()},
         )
+    with pytest.raises(ConfigError, match="finite numbers"):
+        exporter.export(model, tokenizer, CLASS_NAMES, tmp_path / "x",
+                        metadata={"metrics": {"loss": float("nan")}})
     assert list(tmp_path.iterdir()) == []
 
 

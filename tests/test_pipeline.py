@@ -1,12 +1,10 @@
-"""Tests for kerasseq.pipeline.make_dataset and bucket_boundaries_for."""
-
-from collections import Counter
+"""Tests for kerasseq.pipeline.make_dataset."""
 
 import numpy as np
 import pytest
 
 from kerasseq.errors import ConfigError, DataError
-from kerasseq.pipeline import bucket_boundaries_for, make_dataset
+from kerasseq.pipeline import make_dataset
 
 
 def _sequences(count, seed=0, low=0, high=30):
@@ -53,8 +51,7 @@ def test_ids_only_and_pad_to_maxlen():
 
 @pytest.mark.parametrize(
     "by_length",
-    [{}, {"bucket_boundaries": "auto"}, {"bucket_boundaries": [5, 12]},
-     {"sort_window": 3}, {"sort_window": 2, "pad_to_multiple_of": 8}],
+    [{}, {"sort_window": 3}, {"sort_window": 2, "pad_to_multiple_of": 8}],
 )
 def test_every_example_once_per_epoch(by_length):
     sequences = _sequences(57)
@@ -95,18 +92,6 @@ def _padding_fraction(dataset):
         padded += ids.size
         real += np.count_nonzero(ids)  # token ids are never 0 here
     return 1 - real / padded
-
-
-def test_bucketing_reduces_padding():
-    rng = np.random.default_rng(1)
-    # Skewed lengths: most short, a long tail; ids never 0.
-    lengths = np.minimum(rng.lognormal(3, 1, size=400).astype(int) + 1, 300)
-    sequences = [[7] * n for n in lengths]
-    plain = _padding_fraction(make_dataset(sequences, batch_size=16))
-    bucketed = _padding_fraction(
-        make_dataset(sequences, batch_size=16, bucket_boundaries="auto")
-    )
-    assert bucketed < 0.6 * plain  # measured: ~0.42 vs ~0.76
 
 
 def test_sort_window_batches_are_full_and_sorted_within_windows():
@@ -156,80 +141,6 @@ def test_pad_to_multiple_of(maxlen, longest, expected):
     assert np.count_nonzero(ids) == min(longest, maxlen or longest) + 3
 
 
-def test_bucket_boundaries_for_quantiles():
-    lengths = np.arange(1, 101)
-    boundaries = bucket_boundaries_for(lengths, num_buckets=4)
-    reference = [
-        int(np.floor(np.quantile(lengths, q))) + 1 for q in (0.25, 0.5, 0.75)
-    ]
-    assert boundaries == reference
-    assert bucket_boundaries_for([5, 5, 5]) == []
-
-
-def _bucket_reference(sequence, maxlen, boundaries, longest):
-    """Row of `sequence` truncated at `maxlen`, right-padded with zeros to
-    the longest length of its bucket (``b - 1``; the last bucket: longest)."""
-    row = list(sequence)[:maxlen]
-    widths = [b - 1 for b in boundaries] + [longest]
-    width = widths[sum(b <= len(row) for b in boundaries)]
-    padded = np.zeros(width, dtype=np.int32)
-    padded[: len(row)] = row
-    return padded
-
-
-def test_pad_to_bucket_boundary_widths_ids_and_epochs():
-    sequences = _sequences(57)  # lengths 1..30, ids never 0
-    labels = [i % 3 for i in range(57)]
-    dataset = make_dataset(
-        sequences,
-        labels,
-        batch_size=8,
-        maxlen=20,
-        bucket_boundaries=[5, 12, 40],  # 40 > maxlen: no bucket left there
-        pad_to_bucket_boundary=True,
-    )
-    for _ in range(2):
-        widths, seen = set(), Counter()
-        for ids, y in dataset:
-            ids = ids.numpy()
-            widths.add(ids.shape[1])
-            for row, label in zip(ids, y.numpy(), strict=True):
-                index = row[0] - 1  # the marker id
-                np.testing.assert_array_equal(
-                    row, _bucket_reference(sequences[index], 20, [5, 12], 20)
-                )
-                assert label == labels[index]
-                seen[tuple(np.trim_zeros(row, "b"))] += 1
-        assert widths == {4, 11, 20}
-        assert seen == Counter(tuple(s[:20]) for s in sequences)
-
-
-def test_pad_to_bucket_boundary_without_maxlen_and_auto():
-    sequences = _sequences(30, low=1, high=9)
-    longest = max(len(s) for s in sequences)
-    dataset = make_dataset(
-        sequences, batch_size=4, bucket_boundaries=[3, 6],
-        pad_to_bucket_boundary=True,
-    )
-    rows = [row for ids in dataset for row in ids.numpy()]
-    assert {len(row) for row in rows} <= {2, 5, longest}
-    assert len(rows) == len(sequences)
-    for row in rows:
-        np.testing.assert_array_equal(
-            row,
-            _bucket_reference(sequences[row[0] - 1], None, [3, 6], longest),
-        )
-    # Equal lengths: "auto" finds no boundary, one bucket padded to maxlen.
-    same = make_dataset(
-        [[1, 2, 3]] * 10, batch_size=4, maxlen=6, bucket_boundaries="auto",
-        pad_to_bucket_boundary=True,
-    )
-    for ids in same:
-        np.testing.assert_array_equal(
-            ids, np.tile([1, 2, 3, 0, 0, 0], (len(ids), 1))
-        )
-
-
 def test_bad_arguments():
     with pytest.raises(DataError, match="one label per sequence"):
         make_dataset([[1], [2]], [0])
@@ -241,14 +152,6 @@ def test_bad_arguments():
         make_dataset([])
     with pytest.raises(ConfigError, match="batch_size"):
         make_dataset([[1]], batch_size=0)
-    with pytest.raises(ConfigError, match="strictly increasing"):
-        make_dataset([[1]], bucket_boundaries=[5, 3])
-    with pytest.raises(ConfigError, match="pad_to_bucket_boundary to be True"):
-        make_dataset([[1]], bucket_boundaries=[2], pad_to_bucket_boundary=1)
-    with pytest.raises(ConfigError, match="needs bucket_boundaries"):
-        make_dataset([[1]], maxlen=4, pad_to_bucket_boundary=True)
-    with pytest.raises(ConfigError, match="give one"):
-        make_dataset([[1]], sort_window=2, bucket_boundaries="auto")
     with pytest.raises(ConfigError, match="sort_window to be a positive"):
         make_dataset([[1]], sort_window=0)
     with pytest.raises(ConfigError, match="pad_to_multiple_of cannot"):

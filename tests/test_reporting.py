@@ -8,6 +8,7 @@ import types
 import matplotlib.image
 import numpy as np
 import pytest
+from sklearn.metrics import classification_report
 
 from kerasseq.errors import ConfigError
 from kerasseq.reporting import compute_metrics, format_text_report, write_report
@@ -338,13 +339,24 @@ def _matrix_rows(text):
     return rows
 
 
+def _report_part(text):
+    """The classification-report part of a `format_text_report` text."""
+    return text.split("\n\n", 1)[1].split("Confusion matrix")[0]
+
+
 def test_format_text_report_has_classes_scores_and_matrix(example):
     metrics = compute_metrics(example.y_true, example.probs, CLASS_NAMES)
     text = format_text_report(metrics)
+    assert text.startswith("Classification report (60 test examples)\n\n")
+    # The report is scikit-learn's for the original predictions.
+    assert _report_part(text) == classification_report(
+        example.y_true, example.y_pred, labels=range(4),
+        target_names=CLASS_NAMES, digits=4, zero_division=0,
+    ) + "\n"
     ref = _reference_metrics(example.y_true, example.y_pred, 4)
     for c, name in enumerate(CLASS_NAMES):
         score_line = next(
-            line for line in text.splitlines() if line.startswith(name)
+            line for line in text.splitlines() if line.split()[:1] == [name]
         )
         assert f"{ref['f1'][c]:.4f}" in score_line
         assert score_line.split()[-1] == str(ref["support"][c])
@@ -357,6 +369,13 @@ def test_format_text_report_has_classes_scores_and_matrix(example):
         assert rows[name] == ref["matrix"][c].tolist()
 
 
+def test_format_text_report_of_loaded_metrics_json(report_dir, example):
+    """A metrics.json read back gives the same text as the metrics dict."""
+    metrics = compute_metrics(example.y_true, example.probs, CLASS_NAMES)
+    loaded = json.loads((report_dir[0] / "metrics.json").read_text())
+    assert format_text_report(loaded) == format_text_report(metrics)
+
+
 def test_format_text_report_uses_ids_for_wide_matrices():
     names = [f"a_rather_long_class_name_{i}" for i in range(6)]
     y_true = np.arange(12) % 6
@@ -367,5 +386,8 @@ def test_format_text_report_uses_ids_for_wide_matrices():
     for c, name in enumerate(names):
         assert rows[f"[{c}] {name}"] == ref["matrix"][c].tolist()
     assert all(len(line) <= 100 for line in text.splitlines())
+    assert _report_part(text) == classification_report(
+        y_true, y_prob.argmax(axis=1), target_names=names, digits=4
+    ) + "\n"
     assert math.isclose(ref["accuracy"], 0.5)
     assert "0.5000" in text

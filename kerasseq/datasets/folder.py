@@ -1,13 +1,22 @@
-"""A folder with one sub-folder per class, like
-`keras.utils.text_dataset_from_directory`.
+"""A folder with one sub-folder per class, as
+`keras.utils.text_dataset_from_directory` reads it.
 
 Layouts: ``root/<class>/*.txt`` (seeded stratified train/test split), or
 ``root/train/<class>/*.txt`` plus ``root/test/<class>/*.txt``.
+
+Which files are texts of which class is decided by the index behind
+`keras.utils.text_dataset_from_directory`: every sub-folder whose name
+does not start with ``.`` is a class; its files whose names end in the
+extension (in any case), in nested folders too, are its texts; linked
+folders inside a class are not followed.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from keras.src.utils.dataset_utils import index_directory
 
 from kerasseq.datasets.core import TextDataset, build_dataset, split_and_build
 from kerasseq.datasets.files import DEFAULT_MAX_TEXT_CHARS, first_bad_byte
@@ -39,35 +48,45 @@ def load_folder(
     return split_and_build(texts, labels, test_size, seed, str(root))
 
 
+def _index(root, extension, class_names=None):
+    """Keras's ``(file paths, label ids, class names)`` for `root`."""
+    return index_directory(
+        str(root),
+        "inferred",
+        formats=(extension.lower(),),
+        class_names=class_names,
+        shuffle=False,
+        verbose=False,
+    )
+
+
 def _read_classes(root, class_names, extension, drop_empty, max_chars):
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if class_names is not None:
-        missing = sorted(set(class_names) - set(found))
-        if missing:
-            raise DataError(
-                f"{root}: no sub-folder(s) {missing} for the requested "
-                f"class_names; sub-folders found: {found}."
-            )
-        found = sorted(class_names)
+    wanted = None if class_names is None else sorted(set(class_names))
+    try:
+        files, ids, names = _index(root, extension, wanted)
+    except ValueError:  # Keras: a requested class has no sub-folder
+        found = _index(root, extension)[2]
+        raise DataError(
+            f"{root}: no sub-folder(s) {sorted(set(wanted) - set(found))} "
+            f"for the requested class_names; sub-folders found: {found}."
+        ) from None
     texts, labels, empty = [], [], []
-    for name in found:
-        for file in sorted((root / name).glob(f"*{extension}")):
-            text = _read_text(file, max_chars)
-            if not text.strip():
-                empty.append(file)
-                continue
-            texts.append(text)
-            labels.append(name)
+    for file, label_id in zip(files, ids, strict=True):
+        text = _read_text(Path(file), max_chars)
+        if not text.strip():
+            empty.append(file)
+            continue
+        texts.append(text)
+        labels.append(names[label_id])
     if empty and not drop_empty:
         raise DataError(
-            f"{root}: {len(empty)} empty file(s), first: "
-            f"{[str(f) for f in empty[:5]]}. Delete them or pass "
-            "drop_empty=True to skip them."
+            f"{root}: {len(empty)} empty file(s), first: {empty[:5]}. "
+            "Delete them or pass drop_empty=True to skip them."
         )
     if not texts:
         raise DataError(
             f"{root}: no non-empty *{extension} files in class sub-folders "
-            f"(sub-folders found: {found}). Put one folder per class with "
+            f"(sub-folders found: {names}). Put one folder per class with "
             f"{extension} files inside."
         )
     return texts, labels
@@ -82,4 +101,13 @@ def _read_text(file: Path, max_chars: int) -> str:
             f"{file}: not valid UTF-8 (first bad byte at offset "
             f"{first_bad_byte(file)}). Re-encode "
             "the file as UTF-8, e.g. `iconv -f cp1252 -t utf-8`."
+        ) from None
+    except OSError as error:
+        problem = (
+            f"a broken link to {os.readlink(file)}"
+            if file.is_symlink() and not file.exists()
+            else error.strerror or str(error)
+        )
+        raise DataError(
+            f"{file}: cannot read it ({problem}). Fix or remove it."
         ) from None
