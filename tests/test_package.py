@@ -63,3 +63,15 @@ def test_import_kerasseq_registers_everything_without_tensorflow(tmp_path):
     assert names == expected_names
     assert np.isfinite(probabilities).all()
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_dir_lists_the_public_api_and_every_name_resolves():
+    import kerasseq
+
+    listed = dir(kerasseq)
+    for name in kerasseq.__all__:
+        assert name in listed
+        assert getattr(kerasseq, name) is not None
+    for name in ("train", "load_dataset", "load", "Predictor", "lr_find",
+                 "compare", "tune", "TrainConfig", "export"):
+        assert name in kerasseq.__all__
