@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
 from kerasseq import models
 from kerasseq.errors import ConfigError, DataError
@@ -252,7 +253,18 @@ def test_evaluate_run_dir(finished_run, tmp_path):
     _, result = finished_run
     metrics = evaluate(result.run_dir, "builtin:synthetic_sentiment",
                        out=tmp_path / "eval", data_options=TINY_DATA)
-    assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+    # Recomputed with scikit-learn from the saved model's predictions.
+    from kerasseq.datasets import load_dataset
+
+    data = load_dataset("builtin:synthetic_sentiment", **TINY_DATA)
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    ids = result.tokenizer.texts_to_padded(data.test_texts,
+                                           maxlen=result.config.maxlen)
+    predicted = model.predict(ids, verbose=0).argmax(axis=1)
+    assert metrics["accuracy"] == pytest.approx(
+        accuracy_score(data.test_labels, predicted))
+    assert metrics["macro_f1"] == pytest.approx(
+        f1_score(data.test_labels, predicted, average="macro"))
     assert (tmp_path / "eval" / "metrics.json").is_file()
     csv_file = tmp_path / "other.csv"
     csv_file.write_text("text,label\n" + "".join(
