@@ -98,6 +98,7 @@ def check_export_matches_model(result, export_dir):
     results = exporter.predict(export_dir, texts)
     probs = [list(r["probabilities"].values()) for r in results]
     ids = result.tokenizer.texts_to_padded(texts, maxlen=result.config.maxlen)
+    assert np.isfinite(probs).all()
     np.testing.assert_allclose(
         probs, result.model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6
     )
