@@ -69,8 +69,9 @@ def test_logits_count_each_id_once_and_ignore_padding():
     layer.offsets.assign(rng.normal(size=(INPUT_DIM, CLASSES)))
     layer.bias.assign(rng.normal(size=CLASSES))
     expected = reference_logits(
-        IDS, *(ops.convert_to_numpy(w) for w in
-               (layer.ratios, layer.offsets, layer.bias)), 0.5,
+        IDS, reference_ratios(IDS, LABELS, INPUT_DIM, CLASSES, 1.0),
+        *(ops.convert_to_numpy(w) for w in (layer.offsets, layer.bias)),
+        0.5,
     )
     np.testing.assert_allclose(layer(IDS), expected, rtol=1e-5, atol=1e-6)
     padded = np.pad(IDS, [(0, 0), (0, 5)])
@@ -92,8 +93,9 @@ def test_finish_training_interpolates_like_wang_and_manning(prior, beta):
     # mean magnitude nor in any text.
     unseen = np.pad(IDS, [(0, 0), (0, 2)], constant_values=9)
     unseen[:, -1] = 1
-    ratios, offsets, bias = (ops.convert_to_numpy(w) for w in
-                             (layer.ratios, layer.offsets, layer.bias))
+    ratios = reference_ratios(IDS, LABELS, INPUT_DIM, CLASSES, 1.0)
+    offsets, bias = (ops.convert_to_numpy(w)
+                     for w in (layer.offsets, layer.bias))
     expected = reference_logits(IDS, ratios, offsets, bias, prior, beta)
     np.testing.assert_allclose(layer(IDS), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer(unseen), expected, rtol=1e-5, atol=1e-5)
