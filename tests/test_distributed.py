@@ -129,7 +129,7 @@ def fit(strategy_name, devices=None):
             rows = list(csv.DictReader(file))
         history = {key: [float(row[key]) for row in rows]
                    for key in ("loss", "val_loss")}
-        weights = [[w] for w in trained.get_weights()]
+        weights = [[w.tolist()] for w in trained.get_weights()]
     else:
         history = model.fit(dataset, validation_data=validation, epochs=3,
                             verbose=0).history
