@@ -401,7 +401,7 @@ def test_tokenizer_options_reach_the_saved_tokenizer(tmp_path):
     config = TrainConfig.from_dict(apply_overrides(
         {"model": "bag_of_embeddings", "data": "builtin:synthetic_sentiment",
          "out": str(tmp_path / "run"), "epochs": 1, "export": False,
-         "data_options": dict(TINY_DATA)},
+         "data_options": dict(TINY_DATA), "bucketing": False},
         ["mask_digits=true", "split_symbols=yes"],
     ))
     assert config.mask_digits and config.split_symbols
@@ -416,10 +416,11 @@ def test_tokenizer_options_reach_the_saved_tokenizer(tmp_path):
 
 
 def test_jit_compile_reaches_the_model(tmp_path):
+    # Fixed [batch, 8] batches: XLA compiles each shape once.
     config = TrainConfig.from_dict(apply_overrides(
         {"model": "bag_of_embeddings", "data": "builtin:synthetic_sentiment",
          "out": str(tmp_path / "run"), "epochs": 1, "export": False,
-         "data_options": dict(TINY_DATA)},
+         "data_options": dict(TINY_DATA), "bucketing": False, "maxlen": 8},
         ["jit_compile=true"],
     ))
     result = train(config, verbose=0)
@@ -443,7 +444,8 @@ def test_refit_trains_on_all_training_examples(tmp_path, monkeypatch):
         return real_make_dataset(sequences, labels, **kwargs)
 
     monkeypatch.setattr(pipeline, "make_dataset", spy)
-    config = tiny_config(tmp_path / "run", epochs=4, patience=1, refit=True)
+    config = tiny_config(tmp_path / "run", epochs=4, patience=1, refit=True,
+                         bucketing=False)
     result = train(config, verbose=0)
     data = load_dataset("builtin:synthetic_sentiment", **TINY_DATA)
     # Training sets: the training part (90%), then all of train.
