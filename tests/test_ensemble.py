@@ -106,23 +106,9 @@ def interrupt_training(monkeypatch, stop):
     return calls
 
 
-def test_interrupted_ensemble_resumes_with_finished_members(
+def test_interrupted_ensemble_refuses_other_members_then_resumes(
         tmp_path, monkeypatch):
     calls = interrupt_training(monkeypatch, lambda calls: len(calls) == 2)
-    out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
-    first = out / "members" / "0-bag_of_embeddings" / "model.keras"
-    before = first.stat().st_mtime
-    result = train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
-    # The finished member was loaded, not trained again.
-    assert calls == ["bag_of_embeddings", "nbsvm", "nbsvm"]
-    assert first.stat().st_mtime == before
-    assert (out / "metrics.json").is_file() and result.metrics["n_test"]
-
-
-def test_resume_with_other_members_is_refused(tmp_path, monkeypatch):
-    interrupt_training(monkeypatch, lambda calls: calls[-1] == "nbsvm")
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
@@ -130,6 +116,13 @@ def test_resume_with_other_members_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="unfinished ensemble with other "
                        "members; use --overwrite"):
         train_ensemble(ensemble_config(out), changed, verbose=0)
+    first = out / "members" / "0-bag_of_embeddings" / "model.keras"
+    before = first.stat().st_mtime
+    result = train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
+    # The finished member was loaded, not trained again.
+    assert calls == ["bag_of_embeddings", "nbsvm", "nbsvm"]
+    assert first.stat().st_mtime == before
+    assert (out / "metrics.json").is_file() and result.metrics["n_test"]
 
 
 def test_member_repeats_average_runs_with_counted_up_seeds(tmp_path):
