@@ -336,12 +336,27 @@ def test_overwrite_replaces_a_finished_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_mixed_precision_restores_policy(tmp_path):
-    train(tiny_config(tmp_path / "run", epochs=1, mixed_precision=True),
-          verbose=0)
+def test_mixed_precision_restores_policy_and_matches_float32(tmp_path):
+    result = train(tiny_config(tmp_path / "run", epochs=1,
+                               mixed_precision=True), verbose=0)
     env = json.loads((tmp_path / "run" / "environment.json").read_text())
     assert env["mixed_precision"] is True
     assert keras.mixed_precision.global_policy().name == "float32"
+    # The trained weights in a float32 model give the same probabilities
+    # up to float16 rounding (about 5e-4 relative per operation).
+    reference = models.build(result.config.model,
+                             result.tokenizer.vocab_size, 2,
+                             **result.config.hparams)
+    reference.set_weights(result.model.get_weights())
+    from kerasseq.datasets import load_dataset
+
+    data = load_dataset("builtin:synthetic_sentiment", **TINY_DATA)
+    ids = result.tokenizer.texts_to_padded(data.test_texts,
+                                           maxlen=result.config.maxlen)
+    mixed = result.model.predict(ids, verbose=0)
+    assert mixed.dtype == np.float32 and np.isfinite(mixed).all()
+    np.testing.assert_allclose(mixed, reference.predict(ids, verbose=0),
+                               atol=5e-3)
 
 
 # Order-aware models; the bags (of embeddings, of n-grams) are not.
