@@ -92,7 +92,7 @@ class TrainConfig:
         metavar="LR")
     lr_schedule: str | None = _field(
         None, "none (constant), cosine (CosineDecay over all steps), "
-        "linear (to 0 over all steps), exponential (to 1% over all "
+        "linear (to 0 over all steps), exponential (to 1/100 over all "
         "steps) or plateau (halve on a val_loss plateau)",
         choices=(None, "cosine", "linear", "exponential", "plateau"))
     class_weight: str | dict | None = _field(
