@@ -5,14 +5,20 @@ A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
 Heavy modules (TensorFlow, Keras) are imported only by the subcommand
 that needs them, so ``kerasseq --help`` and ``kerasseq models`` are quick.
 Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
-``error: ...`` on stderr.
+``error: ...`` on stderr; its message, written for Python callers
+(``overwrite=True``), names the options instead (``--overwrite``, see
+`kerasseq.config.command_line_wording`).
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from kerasseq.config import add_arguments, config_values
+from kerasseq.config import (
+    add_arguments,
+    command_line_wording,
+    config_values,
+)
 from kerasseq.errors import ConfigError, KerasSeqError
 
 EXIT_USAGE = 2
@@ -330,9 +336,10 @@ def main(argv=None):
     try:
         return handler(args)
     except KerasSeqError as error:
-        message = " ".join(str(error).split())
+        message = command_line_wording(" ".join(str(error).split()))
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as interrupted:
-        print(str(interrupted) or "interrupted", file=sys.stderr)
+        print(command_line_wording(str(interrupted)) or "interrupted",
+              file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -257,7 +257,7 @@ def _run_range_test(config, finder, verbose):
                 epochs=math.ceil(len(finder.schedule) / max(batches, 1)),
                 callbacks=[finder],
                 class_weight=fitting.class_weights(
-                    config, labels, dataset.num_classes),
+                    config, labels, dataset.class_names),
             )
 
 

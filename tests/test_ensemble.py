@@ -131,7 +131,7 @@ def test_interrupted_ensemble_refuses_other_members_then_resumes(
         train_ensemble(ensemble_config(out), MEMBERS, verbose=0)
     changed = [{**MEMBERS[0], "epochs": 3}, MEMBERS[1]]
     with pytest.raises(ConfigError, match="unfinished ensemble with other "
-                       "members; use --overwrite"):
+                       "members; use overwrite=True"):
         train_ensemble(ensemble_config(out), changed, verbose=0)
     first = out / "members" / "0-bag_of_embeddings" / "model.keras"
     before = first.stat().st_mtime
@@ -174,8 +174,8 @@ def test_member_repeats_average_runs_with_counted_up_seeds(tmp_path):
 
 @pytest.mark.parametrize("changes, repeats, message", [
     ({"refit": True}, 0, "Expected member 1's repeats to be an int >= 1"),
-    ({"maxlen": 12}, 2, "repeats=2, which needs refit=true and a fixed"),
-    ({"refit": True}, 2, "repeats=2, which needs refit=true and a fixed"),
+    ({"maxlen": 12}, 2, "repeats=2, which needs refit=True and a fixed"),
+    ({"refit": True}, 2, "repeats=2, which needs refit=True and a fixed"),
 ])
 def test_bad_repeats(tmp_path, changes, repeats, message):
     members = [MEMBERS[0], {**MEMBERS[1], "repeats": repeats}]

@@ -100,7 +100,8 @@ def test_unknown_key_lists_valid_keys():
         ({"validation_fraction": 1.0}, "between 0 and 1"),
         ({"learning_rate": 0},
          "'learning_rate' must be a finite number > 0"),
-        ({"lr_schedule": "linear"}, "one of: none, cosine, plateau"),
+        ({"lr_schedule": "step"},
+         "one of: none, cosine, linear, exponential, plateau"),
         ({"strategy": "tpu"}, "one of: auto, none, mirrored, multiworker"),
         ({"class_weight": "auto"}, "one of: none, balanced"),
         ({"bucketing": "maybe"}, "'bucketing' must be true or false"),
@@ -135,7 +136,7 @@ def test_apply_overrides_routes_keys():
 
 
 def test_apply_overrides_unknown_key_lists_config_and_hparams():
-    with pytest.raises(ConfigError, match="unknown --set key 'unit'") as e:
+    with pytest.raises(ConfigError, match="unknown override key 'unit'") as e:
         apply_overrides({"model": "lstm"}, ["unit=3"])
     assert "learning_rate" in str(e.value) and "units" in str(e.value)
     with pytest.raises(ConfigError, match="key=value"):
@@ -235,7 +236,7 @@ def test_finished_run_is_refused(finished_run):
     config, result = finished_run
     before = (result.run_dir / "metrics.json").read_bytes()
     with pytest.raises(ConfigError, match="already holds a finished run; "
-                       "use --overwrite or another --out"):
+                       "use overwrite=True or another out=DIR"):
         train(config, verbose=0)
     assert (result.run_dir / "metrics.json").read_bytes() == before
 

@@ -75,7 +75,7 @@ class RunResult:
     config: TrainConfig
 
 
-def train(config, *, verbose=1, dataset=None):
+def train(config, *, verbose=1, dataset=None, callbacks=()):
     """Trains, evaluates, saves and exports one model.
 
     Args:
@@ -83,6 +83,11 @@ def train(config, *, verbose=1, dataset=None):
         verbose: Keras ``fit`` verbosity (1 = progress bar, 0 = silent).
         dataset: the `kerasseq.datasets.TextDataset` that ``config.data``
             names, if it is already loaded (ensembles load it once).
+        callbacks: extra `keras.callbacks.Callback` objects, called after
+            the run's own (CSV log, backup, early stopping, plateau,
+            TensorBoard) in the validated fit and, with ``refit``, again
+            in the refit's fit (a second ``on_train_begin``; no ``val_``
+            logs there).
 
     Returns:
         A `RunResult` (run_dir, metrics, model, tokenizer, class_names,
@@ -102,6 +107,7 @@ def train(config, *, verbose=1, dataset=None):
             f"Expected a TrainConfig or a dict. Received "
             f"{type(config).__name__}."
         )
+    callbacks = _checked_callbacks(callbacks)
     if (config.strategy == "multiworker"
             and not distribution.is_multiworker_chief()):
         # Keras' multi-worker recipe: every worker runs the same program,
@@ -109,15 +115,32 @@ def train(config, *, verbose=1, dataset=None):
         # chief. Their RunResult has no run directory.
         with tempfile.TemporaryDirectory(prefix="kerasseq-worker-") as tmp:
             result = _train(dataclasses.replace(config, out=tmp), verbose,
-                            dataset)
+                            dataset, callbacks)
         return dataclasses.replace(
             result, run_dir=None,
             config=dataclasses.replace(result.config, out=config.out),
         )
-    return _train(config, verbose, dataset)
+    return _train(config, verbose, dataset, callbacks)
 
 
-def _train(config, verbose, dataset):
+def _checked_callbacks(callbacks):
+    """`callbacks` as a list of Keras callbacks.
+
+    Raises:
+        ConfigError: not a list or tuple of `keras.callbacks.Callback`.
+    """
+    import keras
+
+    if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(c, keras.callbacks.Callback) for c in callbacks):
+        raise ConfigError(
+            f"callbacks must be a list of keras.callbacks.Callback "
+            f"objects; got {callbacks!r}"
+        )
+    return list(callbacks)
+
+
+def _train(config, verbose, dataset, callbacks):
     run_dir = Path(config.out)
     status = run_status(run_dir)
     rundir.refuse_finished(run_dir, status, config.overwrite)
@@ -126,7 +149,7 @@ def _train(config, verbose, dataset):
         raise ConfigError(
             f"{run_dir} holds an unfinished run; strategy 'multiworker' "
             "cannot resume (no BackupAndRestore across workers); use "
-            "--overwrite to start over or another --out"
+            "overwrite=True to start over or another out=DIR"
         )
 
     import keras
@@ -154,9 +177,16 @@ def _train(config, verbose, dataset):
         raise ConfigError(
             f"maxlen {config.maxlen} exceeds max_length "
             f"{hparams['max_length']} of model {config.model!r}; lower "
-            f"--maxlen or --set max_length={config.maxlen}"
+            f"maxlen or raise max_length "
+            f"(hparams={{'max_length': {config.maxlen}}})"
         )
     class_names = list(dataset.class_names)
+    if isinstance(config.class_weight, dict):
+        # Recorded by class name: config.json reruns it exactly.
+        config = dataclasses.replace(
+            config, class_weight=fitting.class_weight_by_name(
+                config.class_weight, class_names))
+    class_weight = fitting.class_weights(config, train_labels, class_names)
     record = {
         "config": config.to_dict(),
         "vocab_size": tokenizer.vocab_size,
@@ -184,11 +214,8 @@ def _train(config, verbose, dataset):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
         start = time.perf_counter()
-        model = fitting.fit(
-            config, run_dir, model, strategy, datasets,
-            fitting.class_weights(config, train_labels, len(class_names)),
-            verbose,
-        )
+        model = fitting.fit(config, run_dir, model, strategy, datasets,
+                            class_weight, verbose, callbacks)
         train_seconds = round(time.perf_counter() - start, 2)
         history = rundir.read_log(run_dir)
         refit = {}
@@ -196,10 +223,10 @@ def _train(config, verbose, dataset):
             epochs = fitting.refit_epochs(config, history)
             start = time.perf_counter()
             model, tokenizer = fitting.refit(
-                config, strategy, len(class_names),
+                config, run_dir, strategy, class_names,
                 (train_texts + val_texts,
                  np.concatenate([train_labels, val_labels])),
-                epochs, verbose,
+                epochs, verbose, callbacks,
             )
             refit = {"refit_epochs": epochs,
                      "refit_seconds": round(time.perf_counter() - start, 2)}

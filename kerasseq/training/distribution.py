@@ -33,7 +33,8 @@ def make_strategy(config):
             raise ConfigError(
                 f"strategy 'multiworker' must be set up before TensorFlow "
                 f"runs anything in the process ({error}); run it in a "
-                "fresh process, e.g. `kerasseq train --strategy multiworker`"
+                "fresh process (`kerasseq train`, or a script that calls "
+                "train before anything else uses TensorFlow)"
             ) from None
     gpus = tf.config.list_physical_devices("GPU")
     if config.strategy == "auto" and len(gpus) > 1:
