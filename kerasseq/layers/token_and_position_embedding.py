@@ -112,6 +112,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 name="position_embedding",
             )
 
+    @property
+    def token_embedding(self):
+        """The token `keras.layers.Embedding` (``[vocab_size,
+        embedding_dim]``), e.g. to load pretrained vectors into it."""
+        return self._token_embedding
+
     def build(self, input_shape):
         check_sequence_length(input_shape[-1], self.max_length)
         self._token_embedding.build(input_shape)
