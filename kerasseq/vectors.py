@@ -163,10 +163,12 @@ def _match(vectors, tokenizer):
         if standardized is None:
             standardized = _standardized_index(vectors, tokenizer)
         rows[position] = standardized.get(word, -1)
+    from gensim.models.fasttext import FastTextKeyedVectors
+
     subword = []
-    if hasattr(vectors, "ngrams_word"):  # fastText: n-gram buckets
+    if isinstance(vectors, FastTextKeyedVectors) and vectors.bucket > 0:
         subword = [word for word, row in zip(vocabulary, rows, strict=True)
-                   if row < 0 and vectors.bucket > 0]
+                   if row < 0]
     return rows, subword
 
 
@@ -190,7 +192,7 @@ def coverage(vectors, tokenizer):
     if result.found + result.subword == 0:
         raise DataError(
             "no word of the training vocabulary is in the embeddings file; "
-            "check that the file's language and casing match the data, or "
+            "check that the file's language matches the data, or "
             "train vectors on it with `kerasseq vectors`"
         )
     return result
@@ -250,7 +252,7 @@ def token_embedding(model):
             return layer
     raise ConfigError(
         f"model {model.name!r} has no token embedding, so it cannot use "
-        "embeddings; choose a model with one (`kerasseq models`) or set "
+        "embeddings; choose a model with one (`kerasseq models`) or use "
         "embeddings=None"
     )
 
@@ -282,13 +284,13 @@ def model_hparams(model_name, hparams, vectors):
         raise ConfigError(
             f"model {model_name!r} has no token embedding, so it cannot "
             "use embeddings; choose a model with an embedding_dim "
-            "(`kerasseq models --verbose`) or set embeddings=None"
+            "(`kerasseq models --verbose`) or use embeddings=None"
         )
     dim = hparams.get("embedding_dim", size)
     if dim != size:
         raise ConfigError(
             f"the embeddings file has {size}-dimensional vectors but "
-            f"embedding_dim is {dim}; set hparams={{'embedding_dim': "
+            f"embedding_dim is {dim}; use hparams={{'embedding_dim': "
             f"{size}}} or leave embedding_dim unset"
         )
     return {**hparams, "embedding_dim": size}
