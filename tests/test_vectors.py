@@ -5,11 +5,12 @@ import collections
 import csv
 import json
 
+import keras
 import numpy as np
 import pytest
 
 from kerasseq import cli, models, vectors
-from kerasseq.errors import ConfigError, DataError
+from kerasseq.errors import ConfigError
 from kerasseq.text import Tokenizer
 
 DIM = 4
@@ -156,6 +157,10 @@ def test_initialize_embedding_in_each_kind_of_model(tokenizer, model_name):
     np.testing.assert_array_equal(table[:len(matrix)], matrix)
     assert not layer.trainable
     assert not any(w is layer.embeddings for w in model.trainable_weights)
+    # The frozen flag survives serialization (a reloaded run stays frozen).
+    clone = keras.Model.from_config(model.get_config())
+    assert not vectors.token_embedding(clone).trainable
+    assert len(clone.trainable_weights) == len(model.trainable_weights)
 
 
 def test_model_without_token_embedding_is_refused(tmp_path):
