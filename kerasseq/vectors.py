@@ -389,7 +389,8 @@ def _open(path, gzipped):
 def train_vectors(texts, method="word2vec", dim=100, epochs=5, min_count=2,
                   seed=0, workers=1):
     """A gensim ``Word2Vec`` or ``FastText`` model trained on `texts`
-    tokenized by kerasseq's standardization."""
+    tokenized by kerasseq's standardization (one worker: the same `seed`
+    gives the same vectors)."""
     from gensim.models import FastText, Word2Vec
 
     from kerasseq.text import tokenize
