@@ -260,12 +260,12 @@ def token_embedding(model):
 def initialize_embedding(model, matrix, trainable=True):
     """Copies `matrix` into the first rows of the model's token embedding
     and sets its ``trainable`` (call before ``compile``)."""
+    import keras
+
     layer = token_embedding(model)
-    weights = layer.embeddings
-    table = np.array(weights.numpy() if hasattr(weights, "numpy")
-                     else weights)
+    table = np.array(keras.ops.convert_to_numpy(layer.embeddings))
     table[:len(matrix)] = matrix
-    weights.assign(table)
+    layer.embeddings.assign(table)
     layer.trainable = trainable
 
 
@@ -426,10 +426,10 @@ def vectors_command(sources, out, method="word2vec", dim=100, epochs=5,
                 f"{name} must be an integer >= 1; got {value!r}"
             )
     out = Path(out)
-    if not out.parent.is_dir():
+    if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(
-            f"the folder of out={str(out)!r} does not exist; create it "
-            "first"
+            f"out={str(out)!r} must be a file in an existing folder; "
+            "create the folder or name a file"
         )
     texts = [text for source in sources for text in corpus_texts(source)]
     start = time.perf_counter()
