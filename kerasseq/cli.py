@@ -1,5 +1,5 @@
 """The ``kerasseq`` command: train, evaluate, models, recipes, predict,
-export, lr-find, compare, tune.
+export, lr-find, compare, tune, vectors.
 
 A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
 Heavy modules (TensorFlow, Keras) are imported only by the subcommand
@@ -152,6 +152,26 @@ def _parser():
     predict.add_argument("--input", metavar="FILE",
                          help="text file (one per line) or CSV")
     predict.add_argument("--text-column", default="text")
+
+    vectors = commands.add_parser(
+        "vectors", help="train word vectors (gensim) for --set "
+        "embeddings=FILE")
+    vectors.add_argument("--data", action="append", required=True,
+                         metavar="SOURCE", dest="sources",
+                         help="a dataset source (its training split only), "
+                         "a CSV/TSV/JSONL with a text column and no labels, "
+                         "or a .txt with one text per line; repeatable")
+    vectors.add_argument("--out", required=True, metavar="FILE",
+                         help="word2vec text file to write")
+    vectors.add_argument("--method", choices=("word2vec", "fasttext"),
+                         default="word2vec")
+    vectors.add_argument("--dim", type=int, default=100,
+                         help="vector size (default 100)")
+    vectors.add_argument("--epochs", type=int, default=5,
+                         help="passes over the corpus (default 5)")
+    vectors.add_argument("--min-count", type=int, default=2,
+                         help="ignore rarer words (default 2)")
+    vectors.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -323,6 +343,15 @@ def _predict(args):
     )
 
 
+def _vectors(args):
+    from kerasseq.vectors import vectors_command
+
+    vectors_command(args.sources, args.out, method=args.method,
+                    dim=args.dim, epochs=args.epochs,
+                    min_count=args.min_count, seed=args.seed)
+    return 0
+
+
 def main(argv=None):
     """Runs the ``kerasseq`` command; returns the exit code."""
     try:
@@ -332,7 +361,8 @@ def main(argv=None):
     handler = {"train": _train, "evaluate": _evaluate, "models": _models,
                "recipes": _recipes, "predict": _predict,
                "lr-find": _lr_find, "compare": _compare,
-               "tune": _tune, "export": _export}[args.command]
+               "tune": _tune, "export": _export,
+               "vectors": _vectors}[args.command]
     try:
         return handler(args)
     except KerasSeqError as error:

@@ -133,6 +133,13 @@ class TrainConfig:
     tensorboard: bool = _field(
         False, "write TensorBoard logs (loss, metrics, learning rate, the "
         "model graph) into out/tensorboard")
+    embeddings: str | None = _field(
+        None, "word vectors that initialise the token embedding: GloVe "
+        "text, word2vec text or binary, fastText .vec or .bin (none: "
+        "random); embedding_dim follows the file unless set",
+        free_text=True, path=True, metavar="FILE")
+    embeddings_trainable: bool = _field(
+        True, "fine-tune the loaded word vectors (false: frozen)")
     data_options: dict = _field(
         {}, "keyword arguments for `kerasseq.load_dataset` (--set "
         "data_options.NAME=VALUE)", flag=None)

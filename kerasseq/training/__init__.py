@@ -18,6 +18,7 @@ protocol), `distribution` (strategies, multi-worker loop), `fitting`
 """
 
 import dataclasses
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -155,9 +156,16 @@ def _train(config, verbose, dataset, callbacks):
     import keras
     import numpy as np
 
-    from kerasseq import models
+    from kerasseq import models, vectors
     from kerasseq.datasets import load_dataset
 
+    word_vectors = None
+    if config.embeddings is not None:
+        config = dataclasses.replace(
+            config, embeddings=os.fspath(config.embeddings))
+        word_vectors = vectors.load_vectors(config.embeddings)
+        config = dataclasses.replace(config, hparams=vectors.model_hparams(
+            config.model, config.hparams, word_vectors))
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = distribution.make_strategy(config)
     if dataset is None:
@@ -170,6 +178,12 @@ def _train(config, verbose, dataset, callbacks):
         dataset.validation_split(config.validation_fraction, config.seed)
     )
     tokenizer = fitting.fit_tokenizer(config, train_texts)
+    coverage = None
+    if word_vectors is not None:
+        coverage = vectors.coverage(word_vectors, tokenizer).to_dict()
+        print(f"embeddings {config.embeddings}: "
+              f"{vectors.Coverage(**coverage)}, embedding_dim "
+              f"{word_vectors.vector_size}")
     config = dataclasses.replace(
         config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams
     )
@@ -194,6 +208,7 @@ def _train(config, verbose, dataset, callbacks):
         "n_train": len(train_texts),
         "n_validation": len(val_texts),
         "n_test": len(dataset.test_texts),
+        **({"embeddings_coverage": coverage} if coverage else {}),
     }
 
     keras.utils.set_random_seed(config.seed)
@@ -238,6 +253,7 @@ def _train(config, verbose, dataset, callbacks):
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
             "train_seconds": train_seconds, "model": config.model,
+            **({"embeddings_coverage": coverage} if coverage else {}),
             **refit,
         })
         rundir.save_model(run_dir, model, tokenizer)

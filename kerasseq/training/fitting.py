@@ -135,11 +135,12 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
     adapts its layers to the vocabulary and to `train_split`'s labels."""
     import keras
 
-    from kerasseq import layers, models
+    from kerasseq import layers, models, vectors
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,
                              num_classes, **config.hparams)
+        vectors.initialize_from_config(model, config, tokenizer)
         model.compile(
             optimizer=keras.optimizers.Adam(
                 learning_rate(config, train_ds)
