@@ -277,7 +277,8 @@ def _lr_find(args):
 
 
 def _compare(args):
-    from kerasseq import compare, training
+    from kerasseq import training
+    from kerasseq.compare import compare, markdown_table
     from kerasseq.config import TrainConfig
 
     fields = TrainConfig.field_names()
@@ -288,11 +289,11 @@ def _compare(args):
         assignments.append(f"hparams.{assignment.strip()}" if bare
                            else assignment)
     values = training.apply_overrides({}, assignments)
-    result = compare.compare(
+    result = compare(
         args.models, args.data, epochs=args.epochs, out=args.out,
         overwrite=args.overwrite, **values,
     )
-    print(compare.markdown_table(result.rows))
+    print(markdown_table(result.rows))
     print(f"comparison: {result.out}")
     return 0
 
