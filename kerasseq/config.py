@@ -118,6 +118,14 @@ class TrainConfig:
     overwrite: bool = _field(False, "replace an existing run in out")
     export: bool = _field(
         True, "write a raw-string SavedModel into out/saved_model")
+    multi_label: bool = _field(
+        False, "each example has a set of labels (joined by "
+        "data_options.label_separator, default |): sigmoid head, binary "
+        "cross-entropy, a decision threshold chosen on validation")
+    threshold_mode: str = _field(
+        "global", "multi-label decision threshold: global (one, maximizing "
+        "validation micro-F1) or per_label (one per label, each maximizing "
+        "its validation F1)", choices=("global", "per_label"))
     data_options: dict = _field(
         {}, "keyword arguments for `kerasseq.load_dataset` (--set "
         "data_options.NAME=VALUE)", flag=None)
@@ -132,6 +140,11 @@ class TrainConfig:
             raise ConfigError(
                 "refit is not supported with strategy 'multiworker'; use "
                 "another strategy or refit=false"
+            )
+        if self.multi_label and self.class_weight is not None:
+            raise ConfigError(
+                "class_weight is not supported with multi_label (Keras "
+                "class weights are per class id); drop one of them"
             )
         if self.out is None:
             self.out = str(Path("runs") / self.model)

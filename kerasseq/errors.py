@@ -20,3 +20,7 @@ class ConfigError(KerasSeqError, ValueError):
 
 class ArtifactError(KerasSeqError):
     """A saved artifact (tokenizer JSON, model, export) is missing or bad."""
+
+
+class MultiLabelWarning(UserWarning):
+    """Single-label data whose labels contain the multi-label separator."""
