@@ -518,7 +518,8 @@ def _self_check(directory, model, tokenizer, class_names, maxlen, texts,
                 expected_labels = [class_names[i] for i in got.argmax(-1)]
             else:
                 expected_labels = [
-                    "|".join(np.asarray(class_names)[row >= thresholds])
+                    "|".join(np.asarray(class_names)[
+                        row >= np.float32(thresholds)])
                     for row in got
                 ]
             if labels != expected_labels:

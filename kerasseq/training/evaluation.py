@@ -174,7 +174,12 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     model, tokenizer, record = load_run(run_dir)
     config = record["config"]
     class_names = record["class_names"]
-    dataset = load_dataset(data, **(data_options or {}))
+    thresholds = record.get("thresholds")
+    data_options = dict(data_options or {})
+    if thresholds is not None:
+        data_options.setdefault("multi_label", True)
+        thresholds = np.array([thresholds[name] for name in class_names])
+    dataset = load_dataset(data, **data_options)
     unknown = sorted(set(dataset.class_names) - set(class_names))
     if unknown:
         raise DataError(
@@ -185,10 +190,16 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     if len(dataset.test_texts) == 0:
         raise DataError(f"{data} has no test examples to evaluate on")
     to_run_id = np.array([class_names.index(c) for c in dataset.class_names])
+    if thresholds is None:
+        labels = to_run_id[np.asarray(dataset.test_labels)]
+    else:
+        labels = np.zeros((len(dataset.test_texts), len(class_names)),
+                          dtype="float32")
+        labels[:, to_run_id] = dataset.test_labels
     scores = score(
-        model, tokenizer, dataset.test_texts,
-        to_run_id[np.asarray(dataset.test_labels)], class_names=class_names,
-        batch_size=config["batch_size"], maxlen=config["maxlen"],
+        model, tokenizer, dataset.test_texts, labels,
+        class_names=class_names, batch_size=config["batch_size"],
+        maxlen=config["maxlen"], thresholds=thresholds,
     )
     return scores.report(
         Path(out) if out else Path(run_dir) / "eval",
