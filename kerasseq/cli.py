@@ -10,10 +10,11 @@ Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from kerasseq.config import add_arguments, config_values
-from kerasseq.errors import ConfigError, KerasSeqError
+from kerasseq.errors import ConfigError, KerasSeqError, KerasSeqWarning
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -317,6 +318,20 @@ def _predict(args):
     )
 
 
+def _one_line_warnings(show):
+    """`warnings.showwarning` printing kerasseq warnings as one
+    ``warning: ...`` line on stderr, others with `show`."""
+
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, KerasSeqWarning):
+            text = " ".join(str(message).split())
+            print(f"warning: {text}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
+
 def main(argv=None):
     """Runs the ``kerasseq`` command; returns the exit code."""
     try:
@@ -328,7 +343,10 @@ def main(argv=None):
                "lr-find": _lr_find, "compare": _compare,
                "tune": _tune, "export": _export}[args.command]
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", KerasSeqWarning)
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            return handler(args)
     except KerasSeqError as error:
         message = " ".join(str(error).split())
         print(f"error: {message}", file=sys.stderr)

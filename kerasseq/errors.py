@@ -22,5 +22,10 @@ class ArtifactError(KerasSeqError):
     """A saved artifact (tokenizer JSON, model, export) is missing or bad."""
 
 
-class MultiLabelWarning(UserWarning):
+class KerasSeqWarning(UserWarning):
+    """Base class of kerasseq's warnings; the CLI prints them on one
+    line."""
+
+
+class MultiLabelWarning(KerasSeqWarning):
     """Single-label data whose labels contain the multi-label separator."""

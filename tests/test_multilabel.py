@@ -225,3 +225,14 @@ def test_multi_label_on_a_builtin_source_is_refused(tmp_path, capsys):
     error = _train_error("builtin:synthetic_sentiment", capsys,
                          "--multi-label", "--out", str(tmp_path / "run"))
     assert "multi-label" in error
+
+
+def test_cli_warns_on_one_line_for_joined_labels(multilabel_csv, tmp_path,
+                                                  capsys):
+    code = main(["train", "--model", "bag_of_embeddings", "--data",
+                 str(multilabel_csv), "--epochs", "1", "--quiet",
+                 "--no-export", "--out", str(tmp_path / "run")])
+    assert code == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("warning:")]
+    assert len(warnings) == 1 and "--multi-label" in warnings[0]
