@@ -146,8 +146,21 @@ class TrainConfig:
                 "class_weight is not supported with multi_label (Keras "
                 "class weights are per class id); drop one of them"
             )
+        if self.multi_label and self.strategy == "multiworker":
+            raise ConfigError(
+                "multi_label is not supported with strategy 'multiworker' "
+                "(its training loop counts single-label accuracy); use "
+                "another strategy"
+            )
         if self.out is None:
             self.out = str(Path("runs") / self.model)
+
+    def dataset_options(self):
+        """`kerasseq.load_dataset` options: ``data_options``, plus
+        ``multi_label=True`` for a multi-label run."""
+        if self.multi_label:
+            return {**self.data_options, "multi_label": True}
+        return dict(self.data_options)
 
     @classmethod
     def field_names(cls):

@@ -138,10 +138,7 @@ def _train(config, verbose, dataset):
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = distribution.make_strategy(config)
     if dataset is None:
-        options = dict(config.data_options)
-        if config.multi_label:
-            options["multi_label"] = True
-        dataset = load_dataset(config.data, **options)
+        dataset = load_dataset(config.data, **config.dataset_options())
     if dataset.multi_label != config.multi_label:
         raise ConfigError(
             f"{config.data}: the dataset is "
