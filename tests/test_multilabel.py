@@ -14,7 +14,7 @@ from sklearn.metrics import (
 
 import kerasseq
 from kerasseq.cli import main
-from kerasseq.errors import MultiLabelWarning
+from kerasseq.errors import ConfigError, MultiLabelWarning
 from kerasseq.reporting import (
     THRESHOLD_CANDIDATES,
     choose_thresholds,
@@ -184,6 +184,28 @@ def test_train_report_export_predict(multilabel_csv, tmp_path, capsys):
                               for row in printed])
     np.testing.assert_allclose(
         probabilities, kerasseq.load(out).predict_proba(texts), atol=1e-5)
+
+    assert main(["evaluate", str(out), "--data", str(multilabel_csv),
+                 "--out", str(tmp_path / "eval")]) == 0
+    evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert evaluated["micro_f1"] == pytest.approx(metrics["micro_f1"])
+
+
+@pytest.mark.parametrize("name", kerasseq.models.names())
+def test_every_model_gets_a_sigmoid_head(name):
+    model = kerasseq.models.build(name, 30, 4, multi_label=True)
+    head = model.get_layer("classifier")
+    assert head.activation.__name__ == "sigmoid"
+    assert head.dtype_policy.compute_dtype == "float32"
+    out = np.asarray(model(np.array([[2, 3, 4, 0], [5, 6, 0, 0]])))
+    assert out.shape == (2, 4) and np.all((out > 0) & (out < 1))
+
+
+def test_multi_label_refuses_what_it_does_not_support():
+    with pytest.raises(ConfigError, match="class_weight"):
+        kerasseq.TrainConfig(multi_label=True, class_weight="balanced")
+    with pytest.raises(ConfigError, match="multiworker"):
+        kerasseq.TrainConfig(multi_label=True, strategy="multiworker")
 
 
 def _train_error(data, capsys, *extra):
