@@ -242,7 +242,7 @@ def _train(config, verbose, dataset):
                 metadata={
                     "model_name": config.model,
                     "model_config": hparams,
-                        "metrics": {k: metrics[k] for k in (
+                    "metrics": {k: metrics[k] for k in (
                         ("micro_f1", "macro_f1") if config.multi_label
                         else ("accuracy", "macro_f1"))},
                     "data": config.data,
