@@ -169,7 +169,14 @@ def _train(config, verbose, dataset, callbacks):
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = distribution.make_strategy(config)
     if dataset is None:
-        dataset = load_dataset(config.data, **config.data_options)
+        dataset = load_dataset(config.data, **config.dataset_options())
+    if dataset.multi_label != config.multi_label:
+        raise ConfigError(
+            f"{config.data}: the dataset is "
+            f"{'' if dataset.multi_label else 'not '}multi-label but "
+            f"multi_label is {config.multi_label}; set --multi-label to "
+            "match the data"
+        )
     if len(dataset.test_texts) == 0:
         raise DataError(
             f"{config.data} has no test examples; give it a test split"
@@ -233,6 +240,13 @@ def _train(config, verbose, dataset, callbacks):
                             class_weight, verbose, callbacks)
         train_seconds = round(time.perf_counter() - start, 2)
         history = rundir.read_log(run_dir)
+        thresholds = None
+        if config.multi_label:
+            thresholds = fitting.choose_thresholds(
+                config, model, splits[2], val_labels)
+            record["thresholds"] = dict(
+                zip(class_names, thresholds.tolist(), strict=True))
+            rundir.write_record(run_dir, record)
         refit = {}
         if config.refit:
             epochs = fitting.refit_epochs(config, history)
@@ -248,7 +262,7 @@ def _train(config, verbose, dataset, callbacks):
         scores = score(
             model, tokenizer, dataset.test_texts, dataset.test_labels,
             class_names=class_names, batch_size=config.batch_size,
-            maxlen=config.maxlen, attention=True,
+            maxlen=config.maxlen, attention=True, thresholds=thresholds,
         )
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
@@ -271,10 +285,12 @@ def _train(config, verbose, dataset, callbacks):
                 metadata={
                     "model_name": config.model,
                     "model_config": hparams,
-                    "metrics": {k: metrics[k]
-                                for k in ("accuracy", "macro_f1")},
+                    "metrics": {k: metrics[k] for k in (
+                        ("micro_f1", "macro_f1") if config.multi_label
+                        else ("accuracy", "macro_f1"))},
                     "data": config.data,
                 },
+                thresholds=thresholds,
             )
     finish_run(run_dir, epochs_run=metrics["epochs_run"])
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
