@@ -511,9 +511,11 @@ def command_line_wording(message):
 
     def replace(match):
         field = fields.get(match["name"])
-        # An assignment after an option (``--set epochs=N``) stays.
-        after_option = re.search(r"--[\w-]+\s+$", message[:match.start()])
-        if field is None or after_option:
+        # An assignment after an option (``--set epochs=N``) or quoted
+        # (the user's own ``--space 'learning_rate=...'``) stays.
+        before = message[:match.start()]
+        after_option = re.search(r"--[\w-]+\s+$", before)
+        if field is None or after_option or before.endswith(("'", '"')):
             return match[0]
         return _option(field, match["value"])
 
