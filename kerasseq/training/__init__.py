@@ -220,18 +220,33 @@ def _train(config, verbose, dataset):
         write_json(run_dir / "environment.json",
                           distribution.environment(config, strategy, model))
         if config.export:
-            from kerasseq import exporter
-
-            exporter.export(
-                model, tokenizer, class_names, run_dir / "saved_model",
-                maxlen=config.maxlen, overwrite=True,
-                metadata={
-                    "model_name": config.model,
-                    "model_config": hparams,
-                    "metrics": {k: metrics[k]
-                                for k in ("accuracy", "macro_f1")},
-                    "data": config.data,
-                },
-            )
+            _export(config, run_dir, model, tokenizer, class_names,
+                    metadata={
+                        "model_name": config.model,
+                        "model_config": hparams,
+                        "metrics": {k: metrics[k]
+                                    for k in ("accuracy", "macro_f1")},
+                        "data": config.data,
+                    })
     finish_run(run_dir, epochs_run=metrics["epochs_run"])
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
+
+
+def _export(config, run_dir, model, tokenizer, class_names, metadata):
+    """Exports the fitted model into ``run_dir/saved_model``.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C during the export.
+    """
+    from kerasseq import exporter
+
+    try:
+        exporter.export(
+            model, tokenizer, class_names, run_dir / "saved_model",
+            maxlen=config.maxlen, overwrite=True, metadata=metadata,
+        )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            "interrupted during the export; rerun the same command to "
+            "train and export again"
+        ) from None
