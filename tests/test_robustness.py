@@ -106,3 +106,38 @@ def test_ctrl_c_during_export_prints_the_resume_hint(
         "interrupted during the export; rerun the same command to train "
         "and export again"
     ]
+
+
+def _cli_error(argv, capsys):
+    """The one stderr line of a command that must exit with code 2."""
+    capsys.readouterr()
+    assert main([str(arg) for arg in argv]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("max_text_chars", "-5", "an integer >= 1"),
+    ("max_text_chars", "0", "an integer >= 1"),
+    ("test_size", "1.5", "< 1.0"),
+    ("seed", "-1", "an integer >= 0"),
+    ("drop_empty", "2", "true or false"),
+])
+def test_data_options_are_range_checked_before_loading(
+        tmp_path, data, capsys, option, value, expected):
+    out = tmp_path / "run"
+    line = _cli_error(["train", "--data", data, "--out", out, *TINY,
+                       "--set", f"data_options.{option}={value}"], capsys)
+    assert f"data option {option}=" in line and expected in line
+    assert f"--set data_options.{option}=" in line
+    assert not out.exists()
+
+
+def test_data_options_checked_before_the_file_is_read(tmp_path):
+    from kerasseq import ConfigError, load_dataset
+
+    with pytest.raises(ConfigError, match="max_text_chars=-1"):
+        load_dataset(tmp_path / "absent.csv", max_text_chars=-1)
+    with pytest.raises(ConfigError, match="label_noise"):
+        load_dataset("builtin:synthetic_sentiment", label_noise=0.5)
