@@ -141,3 +141,44 @@ def test_data_options_checked_before_the_file_is_read(tmp_path):
         load_dataset(tmp_path / "absent.csv", max_text_chars=-1)
     with pytest.raises(ConfigError, match="label_noise"):
         load_dataset("builtin:synthetic_sentiment", label_noise=0.5)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished, exported tiny run (trained once for the module)."""
+    folder = tmp_path_factory.mktemp("finished")
+    data = folder / "d.csv"
+    data.write_text(GOOD_CSV, encoding="utf-8")
+    assert main(["train", "--data", str(data), "--out",
+                 str(folder / "run"), *TINY]) == 0
+    return folder / "run"
+
+
+def test_out_under_a_file_fails_before_loading(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    # The data does not exist: the --out check must come first.
+    line = _cli_error(["train", "--data", tmp_path / "absent.csv",
+                       "--out", blocker / "run", *TINY], capsys)
+    assert f"--out {blocker / 'run'} cannot be created" in line
+    assert "choose another --out" in line
+    assert blocker.read_text(encoding="utf-8") == "x"
+
+
+def test_evaluate_out_under_a_file_fails_before_loading(
+        tmp_path, finished_run, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    line = _cli_error(["evaluate", finished_run, "--data",
+                       tmp_path / "absent.csv", "--out",
+                       blocker / "eval"], capsys)
+    assert "--out" in line and "cannot be created" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_out_in_a_read_only_folder_fails_before_loading(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    line = _cli_error(["train", "--data", tmp_path / "absent.csv",
+                       "--out", locked / "run", *TINY], capsys)
+    assert "is not writable" in line

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kerasseq.config import TrainConfig, apply_overrides, coerce
 from kerasseq.errors import ConfigError, DataError
-from kerasseq.files import write_json
+from kerasseq.files import check_writable_folder, write_json
 from kerasseq.training import distribution, fitting, rundir
 from kerasseq.training.evaluation import (
     Scores,
@@ -121,6 +121,7 @@ def _train(config, verbose, dataset):
     run_dir = Path(config.out)
     status = run_status(run_dir)
     rundir.refuse_finished(run_dir, status, config.overwrite)
+    check_writable_folder(run_dir, "--out")
     if (config.strategy == "multiworker" and status == "running"
             and not config.overwrite):
         raise ConfigError(

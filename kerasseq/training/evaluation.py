@@ -5,6 +5,7 @@ import dataclasses
 from pathlib import Path
 
 from kerasseq.errors import ArtifactError, DataError
+from kerasseq.files import check_writable_folder
 from kerasseq.training import rundir
 
 
@@ -158,6 +159,8 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     from kerasseq.datasets import load_dataset
 
     model, tokenizer, record = load_run(run_dir)
+    out = Path(out) if out else Path(run_dir) / "eval"
+    check_writable_folder(out, "--out")
     config = record["config"]
     class_names = record["class_names"]
     dataset = load_dataset(data, **(data_options or {}))
@@ -177,6 +180,5 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
         batch_size=config["batch_size"], maxlen=config["maxlen"],
     )
     return scores.report(
-        Path(out) if out else Path(run_dir) / "eval",
-        extra={"data": str(data), "run_dir": str(run_dir)},
+        out, extra={"data": str(data), "run_dir": str(run_dir)},
     )
