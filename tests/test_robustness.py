@@ -182,3 +182,45 @@ def test_out_in_a_read_only_folder_fails_before_loading(tmp_path, capsys):
     line = _cli_error(["train", "--data", tmp_path / "absent.csv",
                        "--out", locked / "run", *TINY], capsys)
     assert "is not writable" in line
+
+
+HOLD_LOCK = """
+import fcntl, sys, time
+file = open(sys.argv[1], "a")
+fcntl.flock(file, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_run_directory_in_use_by_another_process_is_refused(
+        tmp_path, data, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out / ".lock")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        line = _cli_error(["train", "--data", data, "--out", out, *TINY],
+                          capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"--out {out} is in use" in line
+    assert "another --out" in line
+    assert [path.name for path in out.iterdir()] == [".lock"]
+
+
+def test_the_lock_is_released_and_kept_across_overwrite(
+        tmp_path, data, capsys):
+    from kerasseq.training import rundir
+
+    out = tmp_path / "run"
+    args = ["train", "--data", data, "--out", out, *TINY]
+    assert main([str(arg) for arg in args]) == 0
+    assert main([str(arg) for arg in [*args, "--overwrite"]]) == 0
+    with rundir.RunLock(out):  # free again once the run ended
+        pass
+    assert (out / "run.json").is_file()

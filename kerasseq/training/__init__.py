@@ -114,10 +114,11 @@ def train(config, *, verbose=1, dataset=None):
             result, run_dir=None,
             config=dataclasses.replace(result.config, out=config.out),
         )
-    return _train(config, verbose, dataset)
+    with rundir.RunLock(config.out) as lock:
+        return _train(config, verbose, dataset, lock)
 
 
-def _train(config, verbose, dataset):
+def _train(config, verbose, dataset, lock=None):
     run_dir = Path(config.out)
     status = run_status(run_dir)
     rundir.refuse_finished(run_dir, status, config.overwrite)
@@ -181,7 +182,7 @@ def _train(config, verbose, dataset):
             config, strategy, tokenizer, len(class_names), datasets[0],
             (train_sequences, train_labels),
         )
-        if start_run(run_dir, status, record, config.overwrite):
+        if start_run(run_dir, status, record, config.overwrite, lock):
             print(f"resuming the unfinished run in {run_dir} after "
                   f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
         start = time.perf_counter()

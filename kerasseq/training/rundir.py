@@ -2,6 +2,7 @@
 
 A run directory holds::
 
+    .lock               the OS lock (`RunLock`) of the process running it
     run.json            status ("running" / "finished"), start and end time
     config.json         the record: the resolved config (under "config";
                         `TrainConfig.from_dict` reads the whole record),
@@ -17,12 +18,14 @@ A run directory holds::
 
 import csv
 import datetime
+import fcntl
 import shutil
 from pathlib import Path
 
 from kerasseq.errors import ConfigError
 from kerasseq.files import read_json, write_json
 
+LOCK_FILE = ".lock"
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 LOG_FILE = "training_log.csv"
@@ -49,7 +52,7 @@ def run_status(run_dir):
             f"--out {run_dir} is a file; choose a directory path"
         )
     if not (run_dir / RUN_FILE).is_file():
-        if any(run_dir.iterdir()):
+        if any(p.name != LOCK_FILE for p in run_dir.iterdir()):
             raise ConfigError(
                 f"--out {run_dir} is a non-empty folder that is not a "
                 "kerasseq run; choose another --out"
@@ -75,17 +78,83 @@ def _now():
     )
 
 
-def start_run(run_dir, status, config_record, overwrite):
-    """Creates (or reuses, to resume) the run dir, marks it running and
-    writes `config_record` to its config file; returns True on resume.
+class RunLock:
+    """An exclusive OS lock (``fcntl.flock``) on a run directory's
+    `LOCK_FILE`, so two processes never run in one directory at once.
+
+    `acquire` takes it once the folder exists (it does nothing before);
+    leaving the ``with`` block, or the process ending, releases it.
+    """
+
+    def __init__(self, run_dir):
+        self.run_dir = Path(run_dir)
+        self._file = None
+
+    def acquire(self):
+        """Takes the lock if the folder exists and it is not held yet.
+
+        Raises:
+            ConfigError: another process holds it.
+        """
+        if self._file is not None or not self.run_dir.is_dir():
+            return
+        file = open(self.run_dir / LOCK_FILE, "a")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            raise ConfigError(
+                f"--out {self.run_dir} is in use: another kerasseq process "
+                "is running there now; wait for it to end or choose "
+                "another --out"
+            ) from None
+        self._file = file
+
+    def release(self):
+        """Releases the lock; a folder that holds no run loses the lock
+        file too."""
+        if self._file is None:
+            return
+        if not (self.run_dir / RUN_FILE).is_file():
+            (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
+        self._file.close()
+        self._file = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+def _clear(run_dir):
+    """Deletes everything in `run_dir` except its lock file."""
+    for path in run_dir.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def start_run(run_dir, status, config_record, overwrite, lock=None):
+    """Creates (or reuses, to resume) the run dir, takes `lock` (a
+    `RunLock`), marks it running and writes `config_record` to its
+    config file; returns True on resume.
 
     Raises:
-        ConfigError: an unfinished run there has a different config.
+        ConfigError: an unfinished run there has a different config, or
+            another process holds the lock.
     """
     run_dir = Path(run_dir)
+    if lock is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
     if status in ("running", "finished") and overwrite:
-        shutil.rmtree(run_dir)
-        status = "absent"
+        _clear(run_dir)
+        status = "empty"
     if status == "running" and (run_dir / CONFIG_FILE).is_file():
         saved = read_record(run_dir)["config"]
         current = config_record["config"]
