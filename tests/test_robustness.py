@@ -224,3 +224,13 @@ def test_the_lock_is_released_and_kept_across_overwrite(
     with rundir.RunLock(out):  # free again once the run ended
         pass
     assert (out / "run.json").is_file()
+
+
+def test_a_diverging_run_stops_with_a_clear_error(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    line = _cli_error(["train", "--data", data, "--out", out, *TINY,
+                       "--epochs", "3", "--learning-rate", "1e30"], capsys)
+    assert "training diverged: the loss became nan" in line
+    assert "learning_rate 1e+30" in line and "lower --learning-rate" in line
+    assert not (out / "saved_model").exists()
+    assert not (out / "metrics.json").exists()

@@ -3,8 +3,10 @@ the validated fit and the refit."""
 
 import contextlib
 import dataclasses
+import math
 import warnings
 
+from kerasseq.errors import ConfigError
 from kerasseq.training import distribution, rundir
 
 # Batches per window sorted by length when `bucketing` is on.
@@ -13,6 +15,27 @@ SORT_WINDOW = 32
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during `fit`; the backup of the last finished epoch is kept."""
+
+
+def stop_on_non_finite_loss(learning_rate):
+    """A Keras callback raising a `ConfigError` as soon as the training
+    loss is NaN or infinite (Keras' ``TerminateOnNaN`` stops silently and
+    lets the run be exported)."""
+    import keras
+
+    class StopOnNonFiniteLoss(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise ConfigError(
+                    f"training diverged: the loss became {float(loss)} "
+                    f"in batch {batch + 1} with learning_rate "
+                    f"{learning_rate:g}; the run was stopped and not "
+                    "exported. Rerun with a lower --learning-rate (e.g. "
+                    f"{learning_rate / 10:g}) and --overwrite"
+                )
+
+    return StopOnNonFiniteLoss()
 
 
 def callbacks(config, run_dir, backup=True):
@@ -25,6 +48,7 @@ def callbacks(config, run_dir, backup=True):
     # of losing its row. The double checkpoint survives a kill while the
     # backup is being written.
     callbacks = [
+        stop_on_non_finite_loss(config.learning_rate),
         keras.callbacks.CSVLogger(str(run_dir / rundir.LOG_FILE),
                                   append=True),
     ]
