@@ -103,8 +103,8 @@ def test_ctrl_c_during_export_prints_the_resume_hint(
                  str(tmp_path / "run"), *TINY])
     assert code == 130
     assert capsys.readouterr().err.splitlines() == [
-        "interrupted during the export; rerun the same command to train "
-        "and export again"
+        "interrupted during the export; rerun the same command to resume "
+        "at the export"
     ]
 
 
@@ -234,3 +234,38 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path, data, capsys):
     assert "learning_rate 1e+30" in line and "lower --learning-rate" in line
     assert not (out / "saved_model").exists()
     assert not (out / "metrics.json").exists()
+
+
+def test_a_run_killed_during_export_resumes_at_the_export(
+        tmp_path, data, monkeypatch, capsys):
+    import json
+
+    from kerasseq import exporter
+    from kerasseq.training import fitting
+
+    out = tmp_path / "run"
+    args = [str(a) for a in ["train", "--data", data, "--out", out, *TINY,
+                             "--epochs", "2"]]
+    real_export = exporter.export
+
+    def killed(model, tokenizer, class_names, path, **kwargs):
+        (path.parent / f".{path.name}.tmp-abc123").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exporter, "export", killed)
+    assert main(args) == 130
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["status"] == "running" and "train_seconds" in run["fitted"]
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("the rerun fitted again")
+
+    monkeypatch.setattr(exporter, "export", real_export)
+    monkeypatch.setattr(fitting, "fit", no_fitting)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "after fitting" in capsys.readouterr().out
+    assert not list(out.glob(".saved_model.tmp-*"))
+    assert (out / "saved_model" / "saved_model.pb").is_file()
+    log = (out / "training_log.csv").read_text(encoding="utf-8")
+    assert len(log.splitlines()) == 1 + 2  # header, one row per epoch

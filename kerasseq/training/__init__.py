@@ -132,7 +132,6 @@ def _train(config, verbose, dataset, lock=None):
         )
 
     import keras
-    import numpy as np
 
     from kerasseq import models
     from kerasseq.datasets import load_dataset
@@ -182,29 +181,22 @@ def _train(config, verbose, dataset, lock=None):
             config, strategy, tokenizer, len(class_names), datasets[0],
             (train_sequences, train_labels),
         )
-        if start_run(run_dir, status, record, config.overwrite, lock):
+        resumed = start_run(run_dir, status, record, config.overwrite, lock)
+        fitted = rundir.fitted_details(run_dir)
+        if fitted is not None:
             print(f"resuming the unfinished run in {run_dir} after "
-                  f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
-        start = time.perf_counter()
-        model = fitting.fit(
-            config, run_dir, model, strategy, datasets,
-            fitting.class_weights(config, train_labels, len(class_names)),
-            verbose,
-        )
-        train_seconds = round(time.perf_counter() - start, 2)
-        history = rundir.read_log(run_dir)
-        refit = {}
-        if config.refit:
-            epochs = fitting.refit_epochs(config, history)
-            start = time.perf_counter()
-            model, tokenizer = fitting.refit(
-                config, strategy, len(class_names),
-                (train_texts + val_texts,
-                 np.concatenate([train_labels, val_labels])),
-                epochs, verbose,
+                  "fitting: scoring and exporting")
+            model, tokenizer, _ = load_run(run_dir)
+        else:
+            if resumed:
+                print(f"resuming the unfinished run in {run_dir} after "
+                      f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
+            model, tokenizer, fitted = _fit(
+                config, run_dir, (model, tokenizer), strategy, datasets,
+                class_names,
+                (train_texts, train_labels, val_texts, val_labels), verbose,
             )
-            refit = {"refit_epochs": epochs,
-                     "refit_seconds": round(time.perf_counter() - start, 2)}
+        history = rundir.read_log(run_dir)
         scores = score(
             model, tokenizer, dataset.test_texts, dataset.test_labels,
             class_names=class_names, batch_size=config.batch_size,
@@ -212,10 +204,8 @@ def _train(config, verbose, dataset, lock=None):
         )
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
-            "train_seconds": train_seconds, "model": config.model,
-            **refit,
+            "model": config.model, **fitted,
         })
-        rundir.save_model(run_dir, model, tokenizer)
         if config.refit:
             rundir.write_record(
                 run_dir, {**record, "vocab_size": tokenizer.vocab_size})
@@ -234,6 +224,37 @@ def _train(config, verbose, dataset, lock=None):
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
 
 
+def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
+         verbose):
+    """Fits (and refits) ``trained = (model, tokenizer)``, then saves
+    them and marks the run fitted; returns ``(model, tokenizer,
+    details)``."""
+    import numpy as np
+
+    model, tokenizer = trained
+    train_texts, train_labels, val_texts, val_labels = splits
+    start = time.perf_counter()
+    model = fitting.fit(
+        config, run_dir, model, strategy, datasets,
+        fitting.class_weights(config, train_labels, len(class_names)),
+        verbose,
+    )
+    details = {"train_seconds": round(time.perf_counter() - start, 2)}
+    if config.refit:
+        epochs = fitting.refit_epochs(config, rundir.read_log(run_dir))
+        start = time.perf_counter()
+        model, tokenizer = fitting.refit(
+            config, strategy, len(class_names),
+            (train_texts + val_texts,
+             np.concatenate([train_labels, val_labels])),
+            epochs, verbose,
+        )
+        details.update(refit_epochs=epochs, refit_seconds=round(
+            time.perf_counter() - start, 2))
+    rundir.mark_fitted(run_dir, model, tokenizer, **details)
+    return model, tokenizer, details
+
+
 def _export(config, run_dir, model, tokenizer, class_names, metadata):
     """Exports the fitted model into ``run_dir/saved_model``.
 
@@ -250,5 +271,5 @@ def _export(config, run_dir, model, tokenizer, class_names, metadata):
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             "interrupted during the export; rerun the same command to "
-            "train and export again"
+            "resume at the export"
         ) from None

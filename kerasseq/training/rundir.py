@@ -3,7 +3,9 @@
 A run directory holds::
 
     .lock               the OS lock (`RunLock`) of the process running it
-    run.json            status ("running" / "finished"), start and end time
+    run.json            status ("running" / "finished"), start and end
+                        time; "fitted" once model.keras holds the final
+                        model (a rerun then resumes after fitting)
     config.json         the record: the resolved config (under "config";
                         `TrainConfig.from_dict` reads the whole record),
                         vocab_size, class_names and split sizes
@@ -168,11 +170,36 @@ def start_run(run_dir, status, config_record, overwrite, lock=None):
                 f"config ({', '.join(changed)}); use --overwrite or "
                 "another --out"
             )
+        _remove_temporaries(run_dir)
         return True
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / RUN_FILE, {"status": "running", "started": _now()})
     write_record(run_dir, config_record)
     return False
+
+
+def _remove_temporaries(run_dir):
+    """Deletes what a killed atomic write left in `run_dir` (hidden
+    ``.NAME.tmp-*`` / ``.NAME.old-*`` folders, ``.NAME.*.tmp`` files)."""
+    for path in run_dir.glob(".*"):
+        if ".tmp-" in path.name or ".old-" in path.name:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+
+
+def mark_fitted(run_dir, model, tokenizer, **details):
+    """Saves the fitted `model` and `tokenizer`, then records in the run
+    file that fitting ended (with `details`, e.g. its duration)."""
+    run_dir = Path(run_dir)
+    save_model(run_dir, model, tokenizer)
+    run = read_json(run_dir / RUN_FILE, "run file")
+    write_json(run_dir / RUN_FILE, {**run, "fitted": details})
+
+
+def fitted_details(run_dir):
+    """The details `mark_fitted` recorded, or ``None`` before then."""
+    return read_json(Path(run_dir) / RUN_FILE, "run file").get("fitted")
 
 
 def finish_run(run_dir, **details):
