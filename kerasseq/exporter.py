@@ -178,7 +178,28 @@ def load_export(path):
             f"(found {sorted(loaded.signatures)}). "
             "Export the model again with kerasseq.export(...)."
         )
-    return loaded.signatures[SIGNATURE_NAME]
+    signature = loaded.signatures[SIGNATURE_NAME]
+    _check_signature(path, signature)
+    return signature
+
+
+def _check_signature(path, signature):
+    """Raises an `ArtifactError` unless `signature` takes one string
+    tensor and returns kerasseq's outputs."""
+    import tensorflow as tf
+
+    _, inputs = signature.structured_input_signature
+    outputs = set(signature.structured_outputs)
+    takes_text = len(inputs) == 1 and all(
+        spec.dtype == tf.string for spec in inputs.values())
+    if not takes_text or not {"probabilities", "label"} <= outputs:
+        found = {name: spec.dtype.name for name, spec in inputs.items()}
+        raise ArtifactError(
+            f"The SavedModel in {path} is not a kerasseq export: its "
+            f"{SIGNATURE_NAME!r} signature takes {found} and returns "
+            f"{sorted(outputs)}, not one string input and 'probabilities' "
+            "and 'label'. Export the model again with kerasseq.export(...)."
+        )
 
 
 def read_metadata(path):

@@ -7,6 +7,7 @@ stderr line starting with ``error:`` and nothing left behind.
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -269,3 +270,63 @@ def test_a_run_killed_during_export_resumes_at_the_export(
     assert (out / "saved_model" / "saved_model.pb").is_file()
     log = (out / "training_log.csv").read_text(encoding="utf-8")
     assert len(log.splitlines()) == 1 + 2  # header, one row per epoch
+
+
+def _copy(run, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(run, tmp_path / "copy"))
+
+
+def _drop_words(tokenizer_file, count):
+    import json
+
+    tokenizer = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+    del tokenizer["word_counts"][:count]
+    tokenizer_file.write_text(json.dumps(tokenizer), encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", [".", "saved_model"])
+def test_an_edited_tokenizer_is_refused(tmp_path, finished_run, where):
+    import kerasseq
+
+    run = _copy(finished_run, tmp_path)
+    _drop_words(run / where / "tokenizer.json", 3)
+    with pytest.raises(kerasseq.ArtifactError,
+                       match="token ids but .* has .*was edited"):
+        kerasseq.load(run / where)
+
+
+def test_a_record_without_config_is_refused(tmp_path, finished_run, data,
+                                             capsys):
+    import json
+
+    import kerasseq
+
+    run = _copy(finished_run, tmp_path)
+    record = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    del record["config"]
+    (run / "config.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(kerasseq.ArtifactError, match="no 'config' object"):
+        kerasseq.load(run)
+    line = _cli_error(["evaluate", run, "--data", data], capsys)
+    assert "config.json has no 'config' object" in line
+    assert not (run / "eval").exists()
+
+
+def test_a_foreign_saved_model_is_refused(tmp_path, finished_run, capsys):
+    import shutil
+
+    import tensorflow as tf
+
+    foreign = tmp_path / "foreign"
+    module = tf.Module()
+    module.serve = tf.function(
+        lambda x: {"y": x * 2.0},
+        input_signature=[tf.TensorSpec([None], tf.float32, name="x")],
+    )
+    tf.saved_model.save(module, str(foreign),
+                        signatures={"serving_default": module.serve})
+    shutil.copy(finished_run / "saved_model" / "kerasseq.json", foreign)
+    line = _cli_error(["predict", foreign, "hi"], capsys)
+    assert "is not a kerasseq export" in line and "float32" in line

@@ -24,7 +24,7 @@ import fcntl
 import shutil
 from pathlib import Path
 
-from kerasseq.errors import ConfigError
+from kerasseq.errors import ArtifactError, ConfigError
 from kerasseq.files import read_json, write_json
 
 LOCK_FILE = ".lock"
@@ -214,8 +214,21 @@ def finish_run(run_dir, **details):
 
 
 def read_record(run_dir):
-    """The run's config record (``config.json``)."""
-    return read_json(Path(run_dir) / CONFIG_FILE, "run config")
+    """The run's config record (``config.json``).
+
+    Raises:
+        ArtifactError: it is not an object with a ``config`` object.
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    record = read_json(path, "run config")
+    if not isinstance(record, dict) or not isinstance(
+            record.get("config"), dict):
+        raise ArtifactError(
+            f"{path} has no 'config' object: it is not the record of a "
+            "kerasseq run (or was edited). Restore it, or train the run "
+            "again"
+        )
+    return record
 
 
 def write_record(run_dir, record):
