@@ -330,3 +330,40 @@ def test_a_foreign_saved_model_is_refused(tmp_path, finished_run, capsys):
     shutil.copy(finished_run / "saved_model" / "kerasseq.json", foreign)
     line = _cli_error(["predict", foreign, "hi"], capsys)
     assert "is not a kerasseq export" in line and "float32" in line
+
+
+def _predictions(argv, capsys):
+    import json
+
+    capsys.readouterr()
+    assert main([str(arg) for arg in argv]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_predict_keeps_the_other_csv_columns_and_flags_empty_texts(
+        tmp_path, finished_run, capsys):
+    rows = tmp_path / "in.csv"
+    rows.write_text('id,text,note\n7,a fine film,x\n8,"  ",y\n',
+                    encoding="utf-8")
+    first, second = _predictions(
+        ["predict", finished_run / "saved_model", "--input", rows], capsys)
+    assert first["columns"] == {"id": "7", "note": "x"}
+    assert second["columns"] == {"id": "8", "note": "y"}
+    assert first["empty"] is False and second["empty"] is True
+    assert first["text"] == "a fine film"
+
+
+def test_predict_takes_a_run_directory(finished_run, capsys):
+    from_run = _predictions(["predict", finished_run, "a dull film"], capsys)
+    from_export = _predictions(
+        ["predict", finished_run / "saved_model", "a dull film"], capsys)
+    assert from_run == from_export
+
+
+@pytest.mark.parametrize("content", ["", "text\n"])
+def test_predict_says_an_input_file_is_empty(tmp_path, finished_run,
+                                             capsys, content):
+    empty = tmp_path / "in.csv"
+    empty.write_text(content, encoding="utf-8")
+    line = _cli_error(["predict", finished_run, "--input", empty], capsys)
+    assert "holds no texts" in line
