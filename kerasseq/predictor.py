@@ -299,6 +299,7 @@ def _load_export(path):
             f"{files[0]} does not hold one trained model behind its text "
             "vectorizer. Export the model again with kerasseq.export(...)."
         )
-    check_vocabulary(files[1], tokenizer, inner[0])
+    check_vocabulary(files[1], tokenizer, inner[0],
+                     metadata.get("vocab_size"))
     return Predictor(inner[0], tokenizer, metadata["class_names"],
                      metadata["maxlen"], path)

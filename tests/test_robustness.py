@@ -367,3 +367,30 @@ def test_predict_says_an_input_file_is_empty(tmp_path, finished_run,
     empty.write_text(content, encoding="utf-8")
     line = _cli_error(["predict", finished_run, "--input", empty], capsys)
     assert "holds no texts" in line
+
+
+def test_a_one_epoch_curve_has_integer_epoch_ticks(tmp_path, monkeypatch):
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from kerasseq import reporting
+
+    figures = {}
+
+    def keep(figure, path):
+        figures[path.name] = figure
+
+    monkeypatch.setattr(reporting, "_save_figure", keep)
+    reporting.write_report(
+        tmp_path, y_true=np.array([0, 1]),
+        y_prob=np.array([[0.8, 0.2], [0.3, 0.7]]), class_names=["a", "b"],
+        texts=["x", "y"], history={"loss": [0.7], "val_loss": [0.6],
+                                   "accuracy": [0.5], "val_accuracy": [0.5]},
+    )
+    figure = figures["training_curves.png"]
+    FigureCanvasAgg(figure)
+    figure.canvas.draw()
+    for axes in figure.axes:
+        low, high = axes.get_xlim()
+        shown = [t for t in axes.get_xticks() if low <= t <= high]
+        assert shown == [1.0]
