@@ -394,3 +394,34 @@ def test_a_one_epoch_curve_has_integer_epoch_ticks(tmp_path, monkeypatch):
         low, high = axes.get_xlim()
         shown = [t for t in axes.get_xticks() if low <= t <= high]
         assert shown == [1.0]
+
+
+def test_a_seed_out_of_range_is_named(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    line = _cli_error(["train", "--data", data, "--out", out, *TINY,
+                       "--seed", str(2**32)], capsys)
+    assert "seed" in line and "<= 4294967295" in line
+    assert "class" not in line
+    assert not out.exists()
+
+
+def test_drop_empty_leaving_no_rows_says_so(tmp_path):
+    from kerasseq import DataError, load_dataset
+
+    blank = tmp_path / "d.csv"
+    blank.write_text("text,label\n ,a\n,b\n ,a\n", encoding="utf-8")
+    with pytest.raises(DataError, match="drop_empty left no rows") as error:
+        load_dataset(blank, drop_empty=True)
+    assert "one class" not in str(error.value)
+
+
+def test_jsonl_list_labels_are_not_called_missing(tmp_path):
+    from kerasseq import DataError, load_dataset
+
+    rows = tmp_path / "d.jsonl"
+    rows.write_text('{"text": "hi", "label": ["a", "b"]}\n'
+                    '{"text": "yo", "label": ["b"]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"is a JSON list \(\[\"a\", \"b\"\]\)"
+                       r", not one label") as error:
+        load_dataset(rows)
+    assert "missing" not in str(error.value)
