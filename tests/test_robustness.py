@@ -425,3 +425,14 @@ def test_jsonl_list_labels_are_not_called_missing(tmp_path):
                        r", not one label") as error:
         load_dataset(rows)
     assert "missing" not in str(error.value)
+
+
+def test_mirrored_devices_that_do_not_exist_are_named(tmp_path, data,
+                                                       capsys):
+    out = tmp_path / "run"
+    line = _cli_error(["train", "--data", data, "--out", out, *TINY,
+                       "--strategy", "mirrored",
+                       "--devices", "/cpu:0,/gpu:7"], capsys)
+    assert "--devices /gpu:7 not found" in line
+    assert "/device:CPU:0" in line
+    assert not out.exists()
