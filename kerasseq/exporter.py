@@ -33,6 +33,7 @@ import numpy as np
 
 from kerasseq.errors import ArtifactError, ConfigError, DataError
 from kerasseq.files import write_atomically, write_json
+from kerasseq.text_model import TextModel
 
 SIGNATURE_NAME = "serving_default"
 INPUT_NAME = "text"
@@ -145,7 +146,7 @@ def build_string_model(model, vectorizer):
 
     text = keras.Input(shape=(), dtype="string", name=INPUT_NAME)
     probabilities = model(vectorizer(text))
-    return keras.Model(text, probabilities, name=f"{model.name}_text")
+    return TextModel(text, probabilities, name=f"{model.name}_text")
 
 
 def load_export(path):

@@ -436,3 +436,19 @@ def test_mirrored_devices_that_do_not_exist_are_named(tmp_path, data,
     assert "--devices /gpu:7 not found" in line
     assert "/device:CPU:0" in line
     assert not out.exists()
+
+
+def test_the_exported_keras_model_predicts_a_numpy_array_of_str(
+        finished_run):
+    import keras
+    import numpy as np
+
+    texts = ["a fine film", "a dull film 3", ""]
+    model = keras.models.load_model(
+        finished_run / "saved_model" / "model.keras")
+    expected = np.asarray(model(np.array(texts, dtype=object)))
+    for given in (np.array(texts), texts):
+        probabilities = model.predict(given, verbose=0)
+        assert probabilities.shape == (3, 2)
+        assert np.all(np.isfinite(probabilities))
+        np.testing.assert_allclose(probabilities, expected, atol=1e-6)
