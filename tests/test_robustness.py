@@ -237,8 +237,9 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path, data, capsys):
     assert not (out / "metrics.json").exists()
 
 
+@pytest.mark.parametrize("refit", [[], ["--refit"]])
 def test_a_run_killed_during_export_resumes_at_the_export(
-        tmp_path, data, monkeypatch, capsys):
+        tmp_path, data, monkeypatch, capsys, refit):
     import json
 
     from kerasseq import exporter
@@ -246,7 +247,7 @@ def test_a_run_killed_during_export_resumes_at_the_export(
 
     out = tmp_path / "run"
     args = [str(a) for a in ["train", "--data", data, "--out", out, *TINY,
-                             "--epochs", "2"]]
+                             "--epochs", "2", *refit]]
     real_export = exporter.export
 
     def killed(model, tokenizer, class_names, path, **kwargs):

@@ -196,6 +196,10 @@ def _train(config, verbose, dataset, lock=None):
                 class_names,
                 (train_texts, train_labels, val_texts, val_labels), verbose,
             )
+            if config.refit:
+                rundir.write_record(
+                    run_dir, {**record, "vocab_size": tokenizer.vocab_size})
+            rundir.mark_fitted(run_dir, model, tokenizer, **fitted)
         history = rundir.read_log(run_dir)
         scores = score(
             model, tokenizer, dataset.test_texts, dataset.test_labels,
@@ -206,9 +210,6 @@ def _train(config, verbose, dataset, lock=None):
             "epochs_run": len(history.get("loss", [])),
             "model": config.model, **fitted,
         })
-        if config.refit:
-            rundir.write_record(
-                run_dir, {**record, "vocab_size": tokenizer.vocab_size})
         write_json(run_dir / "environment.json",
                           distribution.environment(config, strategy, model))
         if config.export:
@@ -226,9 +227,8 @@ def _train(config, verbose, dataset, lock=None):
 
 def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
          verbose):
-    """Fits (and refits) ``trained = (model, tokenizer)``, then saves
-    them and marks the run fitted; returns ``(model, tokenizer,
-    details)``."""
+    """Fits (and refits) ``trained = (model, tokenizer)``; returns
+    ``(model, tokenizer, details)`` (durations, refit epochs)."""
     import numpy as np
 
     model, tokenizer = trained
@@ -251,7 +251,6 @@ def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
         )
         details.update(refit_epochs=epochs, refit_seconds=round(
             time.perf_counter() - start, 2))
-    rundir.mark_fitted(run_dir, model, tokenizer, **details)
     return model, tokenizer, details
 
 
