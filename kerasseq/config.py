@@ -8,9 +8,13 @@ that one declaration come the coercion of command-line strings
 """
 
 import argparse
+import ast
 import dataclasses
 import math
 import os
+import re
+import shlex
+import sys
 import types
 import typing
 from pathlib import Path
@@ -26,9 +30,12 @@ def _field(default, description, **metadata):
     Metadata keys: ``help`` (`description`); ``min`` and ``max``
     (integers, inclusive); ``above`` and ``below`` (floats, exclusive bounds);
     ``choices``; ``free_text`` (strings kept as given, e.g. paths);
-    ``path`` (`os.PathLike` allowed); ``flag`` (the command-line option,
-    default ``--name-with-dashes``; ``None``: set through ``--set``
-    only); ``metavar``.
+    ``path`` (`os.PathLike` allowed); ``schedule`` (a float that may
+    also be a Keras ``LearningRateSchedule``, from Python); ``by_class``
+    (a string of `choices` that may also be a dict of class name or
+    index -> weight); ``flag`` (the command-line option, default
+    ``--name-with-dashes``; ``None``: set through ``--set`` only);
+    ``metavar``.
     """
     metadata = {"help": description, **metadata}
     if isinstance(default, (dict, list)):
@@ -80,14 +87,19 @@ class TrainConfig:
         0.1, "share of the training split held out (stratified) for early "
         "stopping", above=0, below=1, metavar="F")
     learning_rate: float = _field(
-        1e-3, "Adam's (initial) learning rate", above=0, metavar="LR")
+        1e-3, "Adam's (initial) learning rate; from Python also any "
+        "keras.optimizers.schedules.LearningRateSchedule (config.json "
+        "keeps its serialized dict)", above=0, schedule=True,
+        metavar="LR")
     lr_schedule: str | None = _field(
-        None, "none (constant), cosine (CosineDecay over all steps) or "
-        "plateau (halve on a val_loss plateau)",
-        choices=(None, "cosine", "plateau"))
-    class_weight: str | None = _field(
-        None, "none or balanced (scikit-learn weights)",
-        choices=(None, "balanced"))
+        None, "none (constant), cosine (CosineDecay over all steps), "
+        "linear (to 0 over all steps), exponential (to 1/100 over all "
+        "steps) or plateau (halve on a val_loss plateau)",
+        choices=(None, "cosine", "linear", "exponential", "plateau"))
+    class_weight: str | dict | None = _field(
+        None, "none, balanced (scikit-learn weights) or, from Python or a "
+        "JSON config, a dict of class name (or index) -> weight; classes "
+        "left out weigh 1", choices=(None, "balanced"), by_class=True)
     patience: int | None = _field(
         2, "epochs without val_loss improvement before early stopping "
         "restores the best weights; none disables it", min=0, metavar="P")
@@ -119,6 +131,16 @@ class TrainConfig:
     overwrite: bool = _field(False, "replace an existing run in out")
     export: bool = _field(
         True, "write a raw-string SavedModel into out/saved_model")
+    tensorboard: bool = _field(
+        False, "write TensorBoard logs (loss, metrics, learning rate, the "
+        "model graph) into out/tensorboard")
+    embeddings: str | None = _field(
+        None, "word vectors that initialise the token embedding: GloVe "
+        "text, word2vec text or binary, fastText .vec or .bin (none: "
+        "random); embedding_dim follows the file unless set",
+        free_text=True, path=True, metavar="FILE")
+    embeddings_trainable: bool = _field(
+        True, "fine-tune the loaded word vectors (false: frozen)")
     data_options: dict = _field(
         {}, "keyword arguments for `kerasseq.load_dataset` (--set "
         "data_options.NAME=VALUE)", flag=None)
@@ -132,7 +154,12 @@ class TrainConfig:
         if self.refit and self.strategy == "multiworker":
             raise ConfigError(
                 "refit is not supported with strategy 'multiworker'; use "
-                "another strategy or refit=false"
+                "another strategy or refit=False"
+            )
+        if is_schedule(self.learning_rate) and self.lr_schedule:
+            raise ConfigError(
+                f"learning_rate is a schedule, so lr_schedule must be "
+                f"none; got {self.lr_schedule!r}"
             )
         if self.out is None:
             self.out = str(Path("runs") / self.model)
@@ -171,8 +198,15 @@ class TrainConfig:
                       for name, value in values.items()})
 
     def to_dict(self):
-        """JSON-ready dict that `from_dict` turns back into this config."""
-        return dataclasses.asdict(self)
+        """JSON-ready dict that `from_dict` turns back into this config (a
+        schedule as ``keras.optimizers.schedules.serialize`` writes it)."""
+        values = dataclasses.asdict(self)
+        if is_schedule(self.learning_rate):
+            import keras
+
+            values["learning_rate"] = keras.optimizers.schedules.serialize(
+                self.learning_rate)
+        return values
 
 
 # -------------------------------------------------------------- coercion
@@ -218,11 +252,31 @@ def coerce(value, kind=None, optional=True):
 
 def coerce_field(field, value):
     """`coerce` for a `TrainConfig` field (free-text strings kept as
-    given, choices lower-cased)."""
+    given, choices lower-cased, a serialized schedule deserialized)."""
     if field.metadata.get("free_text"):
         return value
+    if field.metadata.get("schedule") and isinstance(value, dict):
+        return _deserialize_schedule(field, value)
     kind, optional = _kind(field.type)
     return coerce(value, kind, optional)
+
+
+def _deserialize_schedule(field, value):
+    import keras
+
+    try:
+        schedule = keras.optimizers.schedules.deserialize(value)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ConfigError(
+            f"config {field.name!r} holds a dict that is not a serialized "
+            f"keras.optimizers.schedules schedule ({error})"
+        ) from None
+    if not is_schedule(schedule):
+        raise ConfigError(
+            f"config {field.name!r} holds a dict that is not a serialized "
+            f"keras.optimizers.schedules schedule; got {value!r}"
+        )
+    return schedule
 
 
 # ------------------------------------------------------------ validation
@@ -232,12 +286,38 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_schedule(value):
+    """Whether `value` is a Keras ``LearningRateSchedule`` (only possible
+    once Keras is imported, so the config itself never imports it)."""
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(
+        value, keras.optimizers.schedules.LearningRateSchedule)
+
+
+def _is_class_weights(value):
+    """A dict of class name (str) or index (int >= 0) -> finite weight
+    >= 0."""
+    return isinstance(value, dict) and bool(value) and all(
+        (isinstance(key, str) and key or _is_int(key) and key >= 0)
+        and _is_number(weight) and math.isfinite(weight) and weight >= 0
+        for key, weight in value.items())
+
+
 def _expected(field):
     """What `field` accepts, in words."""
     meta = field.metadata
     kind, optional = _kind(field.type)
     if "choices" in meta:
-        return "one of: " + ", ".join(str(c).lower() for c in meta["choices"])
+        text = "one of: " + ", ".join(str(c).lower()
+                                     for c in meta["choices"])
+        if meta.get("by_class"):
+            text += ("; or a dict of class name or index -> weight (a "
+                     "finite number >= 0)")
+        return text
     if kind is str:
         text = "a directory path" if meta.get("path") else (
             "a non-empty string")
@@ -250,6 +330,9 @@ def _expected(field):
             f" between {low} and {high} (exclusive)" if low is not None
             and high is not None else f" > {low}" if low is not None
             else f" < {high}" if high is not None else "")
+        if meta.get("schedule"):
+            text += (" (from Python also a keras.optimizers.schedules."
+                     "LearningRateSchedule)")
     elif kind is bool:
         return "true, false or none" if optional else "true or false"
     elif kind is list:
@@ -263,7 +346,10 @@ def _is_valid(field, value):
     meta = field.metadata
     kind, optional = _kind(field.type)
     if "choices" in meta:
-        return value in meta["choices"]
+        return value in meta["choices"] or (
+            meta.get("by_class", False) and _is_class_weights(value))
+    if meta.get("schedule") and is_schedule(value):
+        return True
     if value is None:
         return optional
     if kind is str:
@@ -274,8 +360,7 @@ def _is_valid(field, value):
                 and value <= meta.get("max", value))
     if kind is float:
         low, high = meta.get("above"), meta.get("below")
-        return (isinstance(value, (int, float))
-                and not isinstance(value, bool) and math.isfinite(value)
+        return (_is_number(value) and math.isfinite(value)
                 and (low is None or value > low)
                 and (high is None or value < high))
     if kind is bool:
@@ -345,6 +430,75 @@ def _help(field):
     return text.replace("%", "%%")
 
 
+# A Python argument in a message: NAME=VALUE, VALUE a literal, a dict of
+# literals or an upper-case placeholder (e.g. out=DIR).
+_ARGUMENT = re.compile(
+    r"(?<![\w.-])(?P<name>[a-z_]+)=(?P<value>'[^']*'|\"[^\"]*\"|"
+    r"\{[^{}]*\}|[^\s,;(){}]+)"
+)
+# Phrases of messages that name the Python call, as the command says them.
+_COMMAND_PHRASES = {
+    "call train again with the same config": "rerun the same command",
+    "unknown override key": "unknown --set key",
+    "an override must be key=value": "--set expects key=value",
+}
+
+
+def _option(field, value):
+    """The command-line spelling of ``field=value`` (`value` the Python
+    text of the message)."""
+    flag = _flag(field)
+    try:
+        literal = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        literal = value  # a placeholder such as DIR
+    if flag is None:
+        if not isinstance(literal, dict):
+            return f"--set {field.name}={value}"
+        prefix = "" if field.name == "hparams" else f"{field.name}."
+        return " ".join(f"--set {prefix}{key}={_word(item)}"
+                        for key, item in literal.items())
+    kind, optional = _kind(field.type)
+    if kind is bool and not optional:
+        if literal is True:
+            return flag
+        if field.default is True:
+            return "--no-" + flag[2:]
+        return f"--set {field.name}=false"
+    return f"{flag} {_word(literal)}"
+
+
+def _word(value):
+    """A value as typed on the command line."""
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
+    return shlex.quote(str(value))
+
+
+def command_line_wording(message):
+    """`message` (written for Python callers) as the command line says it.
+
+    Config fields given as Python arguments become their options
+    (``overwrite=True`` -> ``--overwrite``, ``out=DIR`` -> ``--out DIR``,
+    ``bucketing=False`` -> ``--no-bucketing``, ``hparams={'units': 8}``
+    -> ``--set units=8``), and the phrases of `_COMMAND_PHRASES` their
+    command-line counterparts.
+    """
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+
+    def replace(match):
+        field = fields.get(match["name"])
+        # An assignment after an option (``--set epochs=N``) stays.
+        after_option = re.search(r"--[\w-]+\s+$", message[:match.start()])
+        if field is None or after_option:
+            return match[0]
+        return _option(field, match["value"])
+
+    for python, command in _COMMAND_PHRASES.items():
+        message = message.replace(python, command)
+    return _ARGUMENT.sub(replace, message)
+
+
 def config_table():
     """The `TrainConfig` fields as a Markdown table (for the docs)."""
     rows = ["| field | option | type | default | allowed | description |",
@@ -391,7 +545,7 @@ def apply_overrides(config, assignments):
         key = key.strip()
         if not sep or not key:
             raise ConfigError(
-                f"--set expects key=value; got {assignment!r}"
+                f"an override must be key=value; got {assignment!r}"
             )
         group, dot, sub = key.partition(".")
         model = config.get("model", TrainConfig.model)
@@ -404,7 +558,7 @@ def apply_overrides(config, assignments):
         else:
             hparams = sorted(models.default_hparams(model))
             raise ConfigError(
-                f"unknown --set key {key!r}; valid keys: config fields "
+                f"unknown override key {key!r}; valid keys: config fields "
                 f"{', '.join(fields)}; hyper-parameters of {model!r}: "
                 f"{', '.join(hparams)}; or data_options.NAME"
             )

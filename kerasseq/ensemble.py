@@ -109,7 +109,7 @@ def train_ensemble(config, members, *, verbose=1):
         if len(runs) > 1 and not (config.refit and config.maxlen):
             raise ConfigError(
                 f"member {index} has repeats={len(runs)}, which needs "
-                "refit=true and a fixed maxlen (e.g. --set maxlen=64): each "
+                "refit=True and a fixed maxlen (e.g. maxlen=64): each "
                 "repeat draws its own validation split, and only the "
                 "refit's tokenizer and a fixed maxlen are the same for all"
             )
@@ -125,7 +125,7 @@ def train_ensemble(config, members, *, verbose=1):
         # ones asked for.
         raise ConfigError(
             f"{run_dir} holds an unfinished ensemble with other members; "
-            "use --overwrite or another --out"
+            "use overwrite=True or another out=DIR"
         )
     dataset = load_dataset(config.data, **config.data_options)
     rundir.start_run(run_dir, status, record, config.overwrite)

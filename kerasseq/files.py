@@ -11,8 +11,8 @@ from kerasseq.errors import ArtifactError, ConfigError
 _REPO = Path(__file__).resolve().parents[1]
 
 
-def check_writable_folder(path, option):
-    """Raises a `ConfigError` naming `option` (e.g. ``"--out"``) unless
+def check_writable_folder(path, argument):
+    """Raises a `ConfigError` naming `argument` (e.g. ``"out"``) unless
     the folder `path` exists writable or can be created."""
     path = Path(path).absolute()
     existing = path
@@ -20,13 +20,13 @@ def check_writable_folder(path, option):
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(
-            f"{option} {path} cannot be created: {existing} is not a "
-            f"folder; choose another {option}"
+            f"{argument}={path} cannot be created: {existing} is not a "
+            f"folder; choose another {argument}=DIR"
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"{option} {path} cannot be written: {existing} is not "
-            f"writable; choose a folder you can write to as {option}"
+            f"{argument}={path} cannot be written: {existing} is not "
+            f"writable; choose a folder you can write to as {argument}=DIR"
         )
 
 

@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
 from kerasseq import models, training
 from kerasseq.cli import main
+from kerasseq.datasets import load_dataset
 
 TINY = [
     "--model", "bag_of_embeddings", "--epochs", "1",
@@ -132,9 +135,17 @@ def test_evaluate_prints_report(cli_run, tmp_path, capsys):
     )
     assert code == 0, err
     assert "Confusion matrix" in out
-    saved = json.loads((cli_run / "metrics.json").read_text())
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert evaluated["accuracy"] == pytest.approx(saved["accuracy"])
+    # Recomputed with scikit-learn from the run's model.
+    model, tokenizer, record = training.load_run(cli_run)
+    data = load_dataset("builtin:synthetic_sentiment", n=300)
+    ids = tokenizer.texts_to_padded(data.test_texts,
+                                    maxlen=record["config"]["maxlen"])
+    predicted = model.predict(ids, verbose=0).argmax(axis=1)
+    assert evaluated["accuracy"] == pytest.approx(
+        accuracy_score(data.test_labels, predicted))
+    assert evaluated["macro_f1"] == pytest.approx(
+        f1_score(data.test_labels, predicted, average="macro"))
 
 
 def test_evaluate_missing_run_exits_2(tmp_path, capsys):
@@ -145,15 +156,24 @@ def test_evaluate_missing_run_exits_2(tmp_path, capsys):
 
 
 def test_predict_uses_the_export(cli_run, capsys):
+    texts = ["the plot was great", "the acting was awful"]
     code, out, err = run(capsys, "predict", str(cli_run / "saved_model"),
-                         "the plot was great", "the acting was awful")
+                         *texts)
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [row["text"] for row in rows] == ["the plot was great",
-                                            "the acting was awful"]
-    for row in rows:
-        assert row["label"] in ("negative", "positive")
-        assert sum(row["probabilities"].values()) == pytest.approx(1, 1e-5)
+    assert [row["text"] for row in rows] == texts
+    # The Python path: the run's model on the tokenised, padded ids.
+    model, tokenizer, record = training.load_run(cli_run)
+    class_names = record["class_names"]
+    expected = model.predict(
+        tokenizer.texts_to_padded(texts, maxlen=record["config"]["maxlen"]),
+        verbose=0)
+    got = [[row["probabilities"][name] for name in class_names]
+           for row in rows]
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert [row["label"] for row in rows] == [
+        class_names[i] for i in np.argmax(got, axis=1)]
 
 
 def test_interrupt_exits_130(monkeypatch, tmp_path, capsys):

@@ -65,7 +65,11 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def exports(tokenizer, tmp_path_factory):
-    """One export per model family: name -> (model, export path)."""
+    """One export per model family: name -> (model, export path).
+
+    Only the lstm export runs the exporter's self-check (three reloads);
+    test_reloaded_exports_match_in_memory_model does those reloads for
+    every family itself."""
     root = tmp_path_factory.mktemp("exports")
     built = {}
     for name, hparams in TINY.items():
@@ -83,6 +87,7 @@ def exports(tokenizer, tmp_path_factory):
                 "model_config": hparams,
                 "metrics": {"accuracy": 0.5},
             },
+            check=name == "lstm",
             check_texts=TEXTS,
         )
         built[name] = (model, path)
@@ -102,11 +107,13 @@ def test_reloaded_exports_match_in_memory_model(exports, tokenizer, name):
     string_model = keras.models.load_model(path / "model.keras")
     from_keras = string_model.predict(batch, verbose=0)
 
+    assert np.isfinite(expected).all()
     for probabilities in (
         served["probabilities"],
         from_layer["probabilities"],
         from_keras,
     ):
+        assert np.isfinite(probabilities).all()
         np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     labels = [CLASS_NAMES[i] for i in np.argmax(served["probabilities"], -1)]
     assert [x.decode() for x in served["label"].numpy()] == labels
@@ -203,6 +210,18 @@ def test_failed_self_check_raises_and_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_self_check_refuses_nan_outputs(tokenizer, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = kerasseq.models.build("bag_of_embeddings", tokenizer.vocab_size,
+                                  len(CLASS_NAMES), embedding_dim=4,
+                                  hidden_units=4)
+    kernel = model.get_layer("classifier").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    with pytest.raises(ArtifactError):
+        exporter.export(model, tokenizer, CLASS_NAMES, tmp_path / "nan")
+    assert list(tmp_path.iterdir()) == []
+
+
 def _export_with_wrong_vectorizer(model, tokenizer, other, path):
     """A tokenizer whose in-graph vectorizer uses another vocabulary."""
 
@@ -260,6 +279,7 @@ def test_predict_matches_model(exports, tokenizer):
     expected = model.predict(_pad(tokenizer, TEXTS), verbose=0)
     rows = exporter.predict(path, TEXTS)
     got = [[row["probabilities"][c] for c in CLASS_NAMES] for row in rows]
+    assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
@@ -287,25 +307,28 @@ def test_predict_command_needs_one_source(exports):
         exporter.predict_command(path, texts=["x"], input_file="f.txt")
 
 
-def test_fresh_process_serves_with_tensorflow_only(exports):
+def test_fresh_process_serves_with_tensorflow_only(exports, tokenizer):
     """A fresh interpreter serves the SavedModel with only TensorFlow
     imported, then loads `model.keras` after `import kerasseq` with no
-    custom_objects."""
-    _, path = exports["bilstm_bahdanau"]
+    custom_objects; both give the in-memory model's probabilities."""
+    model, path = exports["bilstm_bahdanau"]
     code = textwrap.dedent(
         f"""
+        import json
         import sys
         import tensorflow as tf
+        texts = tf.constant({TEXTS!r})
         serve = tf.saved_model.load({str(path)!r}).signatures[
             "serving_default"]
-        out = serve(tf.constant(["a great film"]))
+        out = serve(texts)
         assert "kerasseq" not in sys.modules
-        print(out["probabilities"].shape, out["label"].numpy()[0].decode())
+        print(json.dumps([out["probabilities"].numpy().tolist(),
+                          [x.decode() for x in out["label"].numpy()]]))
 
         import keras
         import kerasseq
         model = keras.models.load_model({str(path / "model.keras")!r})
-        print(model.predict(tf.constant(["a great film"]), verbose=0).shape)
+        print(json.dumps(model.predict(texts, verbose=0).tolist()))
         """
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -319,10 +342,12 @@ def test_fresh_process_serves_with_tensorflow_only(exports):
     )
     assert result.returncode == 0, result.stderr
     served, loaded = result.stdout.strip().splitlines()[-2:]
-    shape, label = served.rsplit(" ", 1)
-    assert shape == "(1, 3)"
-    assert label in CLASS_NAMES
-    assert loaded == "(1, 3)"
+    probabilities, labels = json.loads(served)
+    expected = model.predict(_pad(tokenizer, TEXTS), verbose=0)
+    for got in (probabilities, json.loads(loaded)):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert labels == [CLASS_NAMES[i] for i in np.argmax(probabilities, 1)]
 
 
 def test_missing_and_corrupted_exports(exports, tmp_path):

@@ -84,7 +84,7 @@ def test_resolve_applies_the_command_line_values(tmp_path):
                     hparams={**expected["hparams"], "units": 16})
     assert _canonical(config.to_dict()) == _canonical(expected)
     assert members is None
-    with pytest.raises(ConfigError, match="unknown --set key 'unit'"):
+    with pytest.raises(ConfigError, match="unknown override key 'unit'"):
         recipes.load("lstm_gru_mr").resolve(data=DATA, overrides=["unit=1"])
 
 

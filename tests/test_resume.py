@@ -2,8 +2,9 @@
 
 A real process is killed (SIGKILL: no chance to clean up) or interrupted
 (SIGINT, Ctrl-C) once its first epoch is logged; the same command run
-again must resume after the last finished epoch and end with as many
-epochs as an uninterrupted run.
+again (in this process, through `kerasseq.cli.main`) must resume after
+the last finished epoch from that epoch's weights and optimizer state, and
+end with as many epochs as an uninterrupted run.
 """
 
 import json
@@ -13,20 +14,50 @@ import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
 import pytest
 
+from kerasseq.cli import main
+
 EPOCHS = 12
+ARGV = [
+    "train", "--model", "bag_of_embeddings", "--epochs", str(EPOCHS),
+    "--set", "data_options.n=400", "--set", "embedding_dim=8",
+    "--set", "hidden_units=8", "--set", "patience=none",
+    "--set", "export=false", "--set", "bucketing=false", "--quiet",
+]
+# Runs the `kerasseq` command like `python -m kerasseq`, and saves each
+# finished epoch's weights and optimizer variables to DUMP/epoch<N>.npz
+# before BackupAndRestore backs that epoch up.
+SPY = r"""
+import os
+import runpy
+import sys
+
+import keras
+import numpy as np
+
+dump = sys.argv.pop(1)
+save = keras.callbacks.BackupAndRestore._save_model
 
 
-def _command(out):
-    return [
-        sys.executable, "-m", "kerasseq", "train",
-        "--model", "bag_of_embeddings", "--epochs", str(EPOCHS),
-        "--set", "data_options.n=400", "--set", "embedding_dim=8",
-        "--set", "hidden_units=8", "--set", "patience=none",
-        "--set", "export=false", "--set", "bucketing=false", "--quiet",
-        "--out", str(out),
-    ]
+def spy(self):
+    arrays = [v.numpy() for v in (*self.model.weights,
+                                  *self.model.optimizer.variables)]
+    path = os.path.join(dump, f"epoch{self._current_epoch}.npz")
+    np.savez(path + ".tmp.npz", *arrays)
+    os.replace(path + ".tmp.npz", path)
+    save(self)
+
+
+keras.callbacks.BackupAndRestore._save_model = spy
+runpy.run_module("kerasseq", run_name="__main__", alter_sys=True)
+"""
+
+
+def _state(model):
+    return [v.numpy() for v in (*model.weights, *model.optimizer.variables)]
 
 
 def _env():
@@ -49,9 +80,12 @@ def _interrupt_after_first_epoch(out, signum, timeout=180):
 
     Returns the exit code and stderr.
     """
+    dump = out.parent / "dump"
+    dump.mkdir()
     process = subprocess.Popen(
-        _command(out), env=_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", SPY, str(dump), *ARGV, "--out", str(out)],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + timeout
     try:
@@ -73,13 +107,32 @@ def _log_epochs(out):
     return [int(line.split(",")[0]) for line in lines]
 
 
-def _rerun_and_check(out, finished):
+def _rerun_and_check(out, finished, monkeypatch, capsys):
     logged_before = len(_log_epochs(out))
-    done = subprocess.run(_command(out), env=_env(), capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    restored = []
+    restore = keras.callbacks.BackupAndRestore.on_train_begin
+
+    def record(self, logs=None):
+        fresh = [v.numpy() for v in self.model.weights]
+        restore(self, logs)
+        restored.append((fresh, _state(self.model)))
+
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_train_begin",
+                        record)
+    capsys.readouterr()
+    assert main([*ARGV, "--out", str(out)]) == 0
     assert (f"resuming the unfinished run in {out} after {finished} "
-            "finished epoch(s)") in done.stdout
+            "finished epoch(s)") in capsys.readouterr().out
+    # Training went on from the weights and optimizer state (Adam's step
+    # count and moments) the killed run had after its last finished epoch.
+    [(fresh, state)] = restored
+    with np.load(out.parent / "dump" / f"epoch{finished}.npz") as saved:
+        backed_up = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    assert len(state) == len(backed_up)
+    for value, expected in zip(state, backed_up, strict=True):
+        np.testing.assert_array_equal(value, expected)
+    assert not all(np.array_equal(a, b)
+                   for a, b in zip(fresh, state, strict=False))
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished"
     assert run["epochs_run"] == EPOCHS
@@ -92,7 +145,7 @@ def _rerun_and_check(out, finished):
     assert not (out / "backup").exists()
 
 
-def test_sigkill_then_rerun_resumes(tmp_path):
+def test_sigkill_then_rerun_resumes(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     code, _ = _interrupt_after_first_epoch(out, signal.SIGKILL)
     assert code == -signal.SIGKILL
@@ -100,11 +153,12 @@ def test_sigkill_then_rerun_resumes(tmp_path):
     assert 1 <= finished < EPOCHS
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     assert not (out / "model.keras").exists()
-    _rerun_and_check(out, finished)
+    _rerun_and_check(out, finished, monkeypatch, capsys)
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_then_rerun_resumes(tmp_path):
+def test_ctrl_c_stops_cleanly_then_rerun_resumes(tmp_path, monkeypatch,
+                                                 capsys):
     out = tmp_path / "run"
     code, stderr = _interrupt_after_first_epoch(out, signal.SIGINT)
     assert code == 130, stderr
@@ -115,4 +169,4 @@ def test_ctrl_c_stops_cleanly_then_rerun_resumes(tmp_path):
             f"same command to resume from epoch {finished + 1}") in stderr
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     assert not (out / "metrics.json").exists()
-    _rerun_and_check(out, finished)
+    _rerun_and_check(out, finished, monkeypatch, capsys)

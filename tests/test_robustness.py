@@ -130,7 +130,7 @@ def test_data_options_are_range_checked_before_loading(
     out = tmp_path / "run"
     line = _cli_error(["train", "--data", data, "--out", out, *TINY,
                        "--set", f"data_options.{option}={value}"], capsys)
-    assert f"data option {option}=" in line and expected in line
+    assert f"data option '{option}' is" in line and expected in line
     assert f"--set data_options.{option}=" in line
     assert not out.exists()
 
@@ -138,7 +138,7 @@ def test_data_options_are_range_checked_before_loading(
 def test_data_options_checked_before_the_file_is_read(tmp_path):
     from kerasseq import ConfigError, load_dataset
 
-    with pytest.raises(ConfigError, match="max_text_chars=-1"):
+    with pytest.raises(ConfigError, match="'max_text_chars' is -1"):
         load_dataset(tmp_path / "absent.csv", max_text_chars=-1)
     with pytest.raises(ConfigError, match="label_noise"):
         load_dataset("builtin:synthetic_sentiment", label_noise=0.5)
@@ -162,7 +162,7 @@ def test_out_under_a_file_fails_before_loading(tmp_path, capsys):
     line = _cli_error(["train", "--data", tmp_path / "absent.csv",
                        "--out", blocker / "run", *TINY], capsys)
     assert f"--out {blocker / 'run'} cannot be created" in line
-    assert "choose another --out" in line
+    assert "choose another --out DIR" in line
     assert blocker.read_text(encoding="utf-8") == "x"
 
 
@@ -232,7 +232,8 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path, data, capsys):
     line = _cli_error(["train", "--data", data, "--out", out, *TINY,
                        "--epochs", "3", "--learning-rate", "1e30"], capsys)
     assert "training diverged: the loss became nan" in line
-    assert "learning_rate 1e+30" in line and "lower --learning-rate" in line
+    assert "learning_rate 1e+30" in line and "lower learning rate" in line
+    assert "--learning-rate 1e+29" in line and "--overwrite" in line
     assert not (out / "saved_model").exists()
     assert not (out / "metrics.json").exists()
 
@@ -434,7 +435,7 @@ def test_mirrored_devices_that_do_not_exist_are_named(tmp_path, data,
     line = _cli_error(["train", "--data", data, "--out", out, *TINY,
                        "--strategy", "mirrored",
                        "--devices", "/cpu:0,/gpu:7"], capsys)
-    assert "--devices /gpu:7 not found" in line
+    assert "devices /gpu:7 not found" in line and "--devices none" in line
     assert "/device:CPU:0" in line
     assert not out.exists()
 

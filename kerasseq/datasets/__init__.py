@@ -162,8 +162,8 @@ def _check_option(source, name, value, annotation):
     bounds = OPTION_RANGES.get(name, {})
     if not _is_valid(value, kind, optional, bounds):
         raise ConfigError(
-            f"{source}: data option {name}={value!r} is not allowed; "
-            f"expected {_expected(kind, optional, bounds)}. Fix it with "
-            f"--set data_options.{name}=VALUE (or {name}=... in "
-            "load_dataset)."
+            f"{source}: data option {name!r} is {value!r}; expected "
+            f"{_expected(kind, optional, bounds)}. Change "
+            f"data_options.{name} (on the command line: --set "
+            f"data_options.{name}=VALUE)."
         )

@@ -18,6 +18,7 @@ protocol), `distribution` (strategies, multi-worker loop), `fitting`
 """
 
 import dataclasses
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ class RunResult:
     config: TrainConfig
 
 
-def train(config, *, verbose=1, dataset=None):
+def train(config, *, verbose=1, dataset=None, callbacks=()):
     """Trains, evaluates, saves and exports one model.
 
     Args:
@@ -83,6 +84,11 @@ def train(config, *, verbose=1, dataset=None):
         verbose: Keras ``fit`` verbosity (1 = progress bar, 0 = silent).
         dataset: the `kerasseq.datasets.TextDataset` that ``config.data``
             names, if it is already loaded (ensembles load it once).
+        callbacks: extra `keras.callbacks.Callback` objects, called after
+            the run's own (CSV log, backup, early stopping, plateau,
+            TensorBoard) in the validated fit and, with ``refit``, again
+            in the refit's fit (a second ``on_train_begin``; no ``val_``
+            logs there).
 
     Returns:
         A `RunResult` (run_dir, metrics, model, tokenizer, class_names,
@@ -102,6 +108,7 @@ def train(config, *, verbose=1, dataset=None):
             f"Expected a TrainConfig or a dict. Received "
             f"{type(config).__name__}."
         )
+    callbacks = _checked_callbacks(callbacks)
     if (config.strategy == "multiworker"
             and not distribution.is_multiworker_chief()):
         # Keras' multi-worker recipe: every worker runs the same program,
@@ -109,33 +116,57 @@ def train(config, *, verbose=1, dataset=None):
         # chief. Their RunResult has no run directory.
         with tempfile.TemporaryDirectory(prefix="kerasseq-worker-") as tmp:
             result = _train(dataclasses.replace(config, out=tmp), verbose,
-                            dataset)
+                            dataset, callbacks)
         return dataclasses.replace(
             result, run_dir=None,
             config=dataclasses.replace(result.config, out=config.out),
         )
     with rundir.RunLock(config.out) as lock:
-        return _train(config, verbose, dataset, lock)
+        return _train(config, verbose, dataset, callbacks, lock)
 
 
-def _train(config, verbose, dataset, lock=None):
+def _checked_callbacks(callbacks):
+    """`callbacks` as a list of Keras callbacks.
+
+    Raises:
+        ConfigError: not a list or tuple of `keras.callbacks.Callback`.
+    """
+    import keras
+
+    if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(c, keras.callbacks.Callback) for c in callbacks):
+        raise ConfigError(
+            f"callbacks must be a list of keras.callbacks.Callback "
+            f"objects; got {callbacks!r}"
+        )
+    return list(callbacks)
+
+
+def _train(config, verbose, dataset, callbacks, lock=None):
     run_dir = Path(config.out)
     status = run_status(run_dir)
     rundir.refuse_finished(run_dir, status, config.overwrite)
-    check_writable_folder(run_dir, "--out")
+    check_writable_folder(run_dir, "out")
     if (config.strategy == "multiworker" and status == "running"
             and not config.overwrite):
         raise ConfigError(
             f"{run_dir} holds an unfinished run; strategy 'multiworker' "
             "cannot resume (no BackupAndRestore across workers); use "
-            "--overwrite to start over or another --out"
+            "overwrite=True to start over or another out=DIR"
         )
 
     import keras
 
-    from kerasseq import models
+    from kerasseq import models, vectors
     from kerasseq.datasets import load_dataset
 
+    word_vectors = None
+    if config.embeddings is not None:
+        config = dataclasses.replace(
+            config, embeddings=os.fspath(config.embeddings))
+        word_vectors = vectors.load_vectors(config.embeddings)
+        config = dataclasses.replace(config, hparams=vectors.model_hparams(
+            config.model, config.hparams, word_vectors))
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = distribution.make_strategy(config)
     if dataset is None:
@@ -148,6 +179,12 @@ def _train(config, verbose, dataset, lock=None):
         dataset.validation_split(config.validation_fraction, config.seed)
     )
     tokenizer = fitting.fit_tokenizer(config, train_texts)
+    coverage = None
+    if word_vectors is not None:
+        coverage = vectors.coverage(word_vectors, tokenizer).to_dict()
+        print(f"embeddings {config.embeddings}: "
+              f"{vectors.Coverage(**coverage)}, embedding_dim "
+              f"{word_vectors.vector_size}")
     config = dataclasses.replace(
         config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams
     )
@@ -155,9 +192,16 @@ def _train(config, verbose, dataset, lock=None):
         raise ConfigError(
             f"maxlen {config.maxlen} exceeds max_length "
             f"{hparams['max_length']} of model {config.model!r}; lower "
-            f"--maxlen or --set max_length={config.maxlen}"
+            f"maxlen or raise max_length "
+            f"(hparams={{'max_length': {config.maxlen}}})"
         )
     class_names = list(dataset.class_names)
+    if isinstance(config.class_weight, dict):
+        # Recorded by class name: config.json reruns it exactly.
+        config = dataclasses.replace(
+            config, class_weight=fitting.class_weight_by_name(
+                config.class_weight, class_names))
+    class_weight = fitting.class_weights(config, train_labels, class_names)
     record = {
         "config": config.to_dict(),
         "vocab_size": tokenizer.vocab_size,
@@ -165,6 +209,7 @@ def _train(config, verbose, dataset, lock=None):
         "n_train": len(train_texts),
         "n_validation": len(val_texts),
         "n_test": len(dataset.test_texts),
+        **({"embeddings_coverage": coverage} if coverage else {}),
     }
 
     keras.utils.set_random_seed(config.seed)
@@ -194,7 +239,8 @@ def _train(config, verbose, dataset, lock=None):
             model, tokenizer, fitted = _fit(
                 config, run_dir, (model, tokenizer), strategy, datasets,
                 class_names,
-                (train_texts, train_labels, val_texts, val_labels), verbose,
+                (train_texts, train_labels, val_texts, val_labels),
+                class_weight, verbose, callbacks,
             )
             if config.refit:
                 rundir.write_record(
@@ -208,7 +254,9 @@ def _train(config, verbose, dataset, lock=None):
         )
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
-            "model": config.model, **fitted,
+            "model": config.model,
+            **({"embeddings_coverage": coverage} if coverage else {}),
+            **fitted,
         })
         write_json(run_dir / "environment.json",
                           distribution.environment(config, strategy, model))
@@ -226,7 +274,7 @@ def _train(config, verbose, dataset, lock=None):
 
 
 def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
-         verbose):
+         class_weight, verbose, callbacks):
     """Fits (and refits) ``trained = (model, tokenizer)``; returns
     ``(model, tokenizer, details)`` (durations, refit epochs)."""
     import numpy as np
@@ -234,20 +282,17 @@ def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
     model, tokenizer = trained
     train_texts, train_labels, val_texts, val_labels = splits
     start = time.perf_counter()
-    model = fitting.fit(
-        config, run_dir, model, strategy, datasets,
-        fitting.class_weights(config, train_labels, len(class_names)),
-        verbose,
-    )
+    model = fitting.fit(config, run_dir, model, strategy, datasets,
+                        class_weight, verbose, callbacks)
     details = {"train_seconds": round(time.perf_counter() - start, 2)}
     if config.refit:
         epochs = fitting.refit_epochs(config, rundir.read_log(run_dir))
         start = time.perf_counter()
         model, tokenizer = fitting.refit(
-            config, strategy, len(class_names),
+            config, run_dir, strategy, class_names,
             (train_texts + val_texts,
              np.concatenate([train_labels, val_labels])),
-            epochs, verbose,
+            epochs, verbose, callbacks,
         )
         details.update(refit_epochs=epochs, refit_seconds=round(
             time.perf_counter() - start, 2))
@@ -269,6 +314,6 @@ def _export(config, run_dir, model, tokenizer, class_names, metadata):
         )
     except KeyboardInterrupt:
         raise TrainingInterrupted(
-            "interrupted during the export; rerun the same command to "
-            "resume at the export"
+            "interrupted during the export; call train again with the "
+            "same config to resume at the export"
         ) from None

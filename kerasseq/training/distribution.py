@@ -35,7 +35,8 @@ def make_strategy(config):
             raise ConfigError(
                 f"strategy 'multiworker' must be set up before TensorFlow "
                 f"runs anything in the process ({error}); run it in a "
-                "fresh process, e.g. `kerasseq train --strategy multiworker`"
+                "fresh process (`kerasseq train`, or a script that calls "
+                "train before anything else uses TensorFlow)"
             ) from None
     gpus = tf.config.list_physical_devices("GPU")
     if config.strategy == "auto" and len(gpus) > 1:
@@ -55,16 +56,16 @@ def _check_devices(devices):
     try:
         wanted = {name: key(name) for name in devices}
     except ValueError as error:
-        raise ConfigError(f"--devices: {error}; write devices like "
-                          "/gpu:0,/gpu:1") from None
+        raise ConfigError(f"devices: {error}; name devices like "
+                          "'/gpu:0'") from None
     seen = tf.config.list_logical_devices()
     present = {key(device.name) for device in seen}
     missing = [name for name, spec in wanted.items() if spec not in present]
     if missing:
         raise ConfigError(
-            f"--devices {', '.join(missing)} not found; TensorFlow sees "
+            f"devices {', '.join(missing)} not found; TensorFlow sees "
             f"{', '.join(device.name for device in seen)}. Pass devices "
-            "from that list, or leave --devices out to use every GPU"
+            "from that list, or devices=None to use every GPU"
         )
 
 

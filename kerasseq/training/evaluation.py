@@ -192,7 +192,7 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
 
     model, tokenizer, record = load_run(run_dir)
     out = Path(out) if out else Path(run_dir) / "eval"
-    check_writable_folder(out, "--out")
+    check_writable_folder(out, "out")
     config = record["config"]
     class_names = record["class_names"]
     dataset = load_dataset(data, **(data_options or {}))

@@ -31,8 +31,9 @@ def stop_on_non_finite_loss(learning_rate):
                     f"training diverged: the loss became {float(loss)} "
                     f"in batch {batch + 1} with learning_rate "
                     f"{learning_rate:g}; the run was stopped and not "
-                    "exported. Rerun with a lower --learning-rate (e.g. "
-                    f"{learning_rate / 10:g}) and --overwrite"
+                    "exported. Train again with a lower learning rate "
+                    f"(e.g. learning_rate={learning_rate / 10:g}) and "
+                    "overwrite=True"
                 )
 
     return StopOnNonFiniteLoss()
@@ -40,7 +41,7 @@ def stop_on_non_finite_loss(learning_rate):
 
 def callbacks(config, run_dir, backup=True):
     """The run's Keras callbacks: CSV log, backup (unless not `backup`),
-    early stopping and the plateau schedule as configured."""
+    early stopping, the plateau schedule and TensorBoard as configured."""
     import keras
 
     # The log row of an epoch is written before its backup, so a kill in
@@ -70,20 +71,43 @@ def callbacks(config, run_dir, backup=True):
                 monitor="val_loss", factor=0.5, patience=1, min_lr=1e-6
             )
         )
+    if config.tensorboard:
+        callbacks.append(tensorboard(run_dir / rundir.TENSORBOARD_DIR))
     return callbacks
 
 
-def learning_rate(config, train_ds):
-    """Adam's learning rate: the config's, or its cosine schedule."""
+def tensorboard(log_dir):
+    """Keras' TensorBoard callback: per-epoch loss, metrics and learning
+    rate in ``log_dir/train`` and ``log_dir/validation``, and the model's
+    graph."""
     import keras
 
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir),
+                                       write_graph=True)
+
+
+def learning_rate(config, train_ds):
+    """Adam's learning rate: the config's (a number or a Keras schedule),
+    or the `lr_schedule` over all ``epochs`` of `train_ds`: cosine
+    (CosineDecay to 0), linear (PolynomialDecay with power 1 to 0) or
+    exponential (ExponentialDecay to 1%)."""
+    import keras
+
+    schedules = keras.optimizers.schedules
+    if config.lr_schedule not in ("cosine", "linear", "exponential"):
+        return config.learning_rate
+    # Bucketing makes the batch count unknown to tf.data: count them.
+    steps_per_epoch = int(train_ds.reduce(0, lambda count, _: count + 1))
+    total_steps = config.epochs * steps_per_epoch
     if config.lr_schedule == "cosine":
-        # Bucketing makes the batch count unknown to tf.data: count them.
-        steps_per_epoch = int(train_ds.reduce(0, lambda count, _: count + 1))
-        return keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=config.epochs * steps_per_epoch
-        )
-    return config.learning_rate
+        return schedules.CosineDecay(config.learning_rate,
+                                     decay_steps=total_steps)
+    if config.lr_schedule == "linear":
+        return schedules.PolynomialDecay(
+            config.learning_rate, decay_steps=total_steps,
+            end_learning_rate=0.0, power=1.0)
+    return schedules.ExponentialDecay(
+        config.learning_rate, decay_steps=total_steps, decay_rate=0.01)
 
 
 def batching_options(config, strategy):
@@ -135,11 +159,12 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
     adapts its layers to the vocabulary and to `train_split`'s labels."""
     import keras
 
-    from kerasseq import layers, models
+    from kerasseq import layers, models, vectors
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,
                              num_classes, **config.hparams)
+        vectors.initialize_from_config(model, config, tokenizer)
         model.compile(
             optimizer=keras.optimizers.Adam(
                 learning_rate(config, train_ds)
@@ -171,16 +196,50 @@ def adapt_to_labels(model, train_split, config):
     layers.adapt_to_labels(model, dataset)
 
 
-def class_weights(config, labels, num_classes):
-    """Keras ``class_weight`` for ``config.class_weight`` (or ``None``)."""
+def class_weight_by_name(weights, class_names):
+    """``{class name: weight}`` for every class of `class_names` from a
+    dict of class name or index -> weight; classes left out weigh 1.0.
+
+    A string key is a class name (or, if no class has that name, an index
+    written as digits, as JSON keeps int keys); an int key is an index.
+
+    Raises:
+        ConfigError: a key names no class (the message lists them).
+    """
+    by_name = dict.fromkeys(class_names, 1.0)
+    for key, weight in weights.items():
+        if isinstance(key, str) and key in by_name:
+            name = key
+        elif str(key).isdigit() and int(key) < len(class_names):
+            name = class_names[int(key)]
+        else:
+            raise ConfigError(
+                f"class_weight names an unknown class {key!r}; known "
+                f"classes: {', '.join(map(repr, class_names))} (or their "
+                f"indices 0 to {len(class_names) - 1})"
+            )
+        by_name[name] = float(weight)
+    return by_name
+
+
+def class_weights(config, labels, class_names):
+    """Keras ``class_weight`` ({class index: weight}) for
+    ``config.class_weight`` (or ``None``).
+
+    Raises:
+        ConfigError: a dict names an unknown class.
+    """
     if config.class_weight is None:
         return None
+    if isinstance(config.class_weight, dict):
+        by_name = class_weight_by_name(config.class_weight, class_names)
+        return dict(enumerate(by_name.values()))
     import numpy as np
     from sklearn.utils.class_weight import compute_class_weight
 
     present = np.unique(labels)
     weights = compute_class_weight("balanced", classes=present, y=labels)
-    by_class = dict.fromkeys(range(num_classes), 1.0)
+    by_class = dict.fromkeys(range(len(class_names)), 1.0)
     by_class.update(zip(present.tolist(), weights.tolist(), strict=True))
     return by_class
 
@@ -197,9 +256,11 @@ def fit_tokenizer(config, texts):
     return tokenizer
 
 
-def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
+def fit(config, run_dir, model, strategy, datasets, class_weight, verbose,
+        extra_callbacks=()):
     """Fits `model` on ``datasets = (train_ds, val_ds)`` with the run's
-    callbacks (log, backup, early stopping); returns the fitted model.
+    callbacks (log, backup, early stopping, ...) followed by
+    `extra_callbacks`; returns the fitted model.
 
     Raises:
         TrainingInterrupted: Ctrl-C; the backup of the last finished
@@ -212,8 +273,9 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
         if config.strategy == "multiworker":
             model = distribution.fit_multiworker(
                 config, model, strategy, datasets,
-                callbacks(config, run_dir, backup=False), class_weight,
-                verbose,
+                [*callbacks(config, run_dir, backup=False),
+                 *extra_callbacks],
+                class_weight, verbose,
             )
         else:
             with warnings.catch_warnings():
@@ -225,7 +287,8 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
                     shuffle=False,
                     validation_data=val_ds,
                     epochs=config.epochs,
-                    callbacks=callbacks(config, run_dir),
+                    callbacks=[*callbacks(config, run_dir),
+                               *extra_callbacks],
                     class_weight=class_weight,
                     verbose=verbose,
                 )
@@ -233,12 +296,12 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose):
         if config.strategy == "multiworker":
             raise TrainingInterrupted(
                 "interrupted; strategy 'multiworker' cannot resume, rerun "
-                "with --overwrite to start over"
+                "with overwrite=True to start over"
             ) from None
         done = rundir.finished_epochs(run_dir)
         raise TrainingInterrupted(
-            f"interrupted after {done} finished epoch(s); rerun the same "
-            f"command to resume from epoch {done + 1}"
+            f"interrupted after {done} finished epoch(s); call train "
+            f"again with the same config to resume from epoch {done + 1}"
         ) from None
     finish_layers_training(model)
     return model
@@ -255,10 +318,15 @@ def refit_epochs(config, history):
     return len(history.get("loss", [])) or 1
 
 
-def refit(config, strategy, num_classes, everything, epochs, verbose):
+def refit(config, run_dir, strategy, class_names, everything, epochs,
+          verbose, extra_callbacks=()):
     """``(model, tokenizer)``: a tokenizer fitted on `everything` (all
     training texts and labels), and a fresh model fitted on it for
-    `epochs` epochs, without validation."""
+    `epochs` epochs, without validation.
+
+    Its fit's callbacks are TensorBoard (into ``tensorboard/refit``) when
+    configured, then `extra_callbacks` (which see no ``val_`` logs).
+    """
     import keras
 
     from kerasseq.layers import finish_layers_training
@@ -271,8 +339,12 @@ def refit(config, strategy, num_classes, everything, epochs, verbose):
     keras.utils.set_random_seed(config.seed + 1)
     model = compiled_model(
         dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
-        num_classes, dataset, (sequences, labels),
+        len(class_names), dataset, (sequences, labels),
     )
+    refit_callbacks = list(extra_callbacks)
+    if config.tensorboard:
+        refit_callbacks.insert(0, tensorboard(
+            run_dir / rundir.TENSORBOARD_DIR / "refit"))
     if verbose:
         print(f"refit: {epochs} epoch(s) on all {len(labels)} training "
               "examples")
@@ -281,13 +353,13 @@ def refit(config, strategy, num_classes, everything, epochs, verbose):
             warnings.filterwarnings("ignore", message="Your input ran out")
             model.fit(
                 dataset, shuffle=False, epochs=epochs,
-                class_weight=class_weights(config, labels, num_classes),
-                verbose=verbose,
+                class_weight=class_weights(config, labels, class_names),
+                callbacks=refit_callbacks, verbose=verbose,
             )
     except KeyboardInterrupt:
         raise TrainingInterrupted(
-            "interrupted during the refit; rerun with --overwrite to start "
-            "over"
+            "interrupted during the refit; rerun with overwrite=True to "
+            "start over"
         ) from None
     finish_layers_training(model)
     return model, tokenizer

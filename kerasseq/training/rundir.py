@@ -10,6 +10,8 @@ A run directory holds::
                         `TrainConfig.from_dict` reads the whole record),
                         vocab_size, class_names and split sizes
     training_log.csv    one row per finished epoch (kept across resumes)
+    tensorboard/        TensorBoard logs with ``tensorboard=True``: train/
+                        and validation/ of the fit, refit/train/ of a refit
     backup/             BackupAndRestore state while the run is unfinished
     metrics.json ...    the `kerasseq.reporting.write_report` files
     model.keras         the trained ids -> probabilities model
@@ -21,6 +23,7 @@ A run directory holds::
 import csv
 import datetime
 import fcntl
+import json
 import shutil
 from pathlib import Path
 
@@ -31,12 +34,13 @@ LOCK_FILE = ".lock"
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 LOG_FILE = "training_log.csv"
+TENSORBOARD_DIR = "tensorboard"
 BACKUP_DIR = "backup"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
 TOKENIZER_FILE = "tokenizer.json"
 # Fields whose value may differ when an unfinished run is resumed.
-RESUME_FREE = ("overwrite", "export")
+RESUME_FREE = ("overwrite", "export", "tensorboard")
 
 
 def run_status(run_dir):
@@ -51,13 +55,13 @@ def run_status(run_dir):
         return "absent"
     if not run_dir.is_dir():
         raise ConfigError(
-            f"--out {run_dir} is a file; choose a directory path"
+            f"out={str(run_dir)!r} is a file; choose a directory path"
         )
     if not (run_dir / RUN_FILE).is_file():
         if any(p.name != LOCK_FILE for p in run_dir.iterdir()):
             raise ConfigError(
-                f"--out {run_dir} is a non-empty folder that is not a "
-                "kerasseq run; choose another --out"
+                f"out={str(run_dir)!r} is a non-empty folder that is not "
+                "a kerasseq run; choose another out=DIR"
             )
         return "empty"
     status = read_json(run_dir / RUN_FILE, "run file").get("status")
@@ -69,8 +73,8 @@ def refuse_finished(run_dir, status, overwrite):
     `overwrite` does not allow replacing."""
     if status == "finished" and not overwrite:
         raise ConfigError(
-            f"{run_dir} already holds a finished run; use --overwrite or "
-            "another --out"
+            f"{run_dir} already holds a finished run; use overwrite=True "
+            "or another out=DIR"
         )
 
 
@@ -106,9 +110,9 @@ class RunLock:
         except BlockingIOError:
             file.close()
             raise ConfigError(
-                f"--out {self.run_dir} is in use: another kerasseq process "
+                f"out={self.run_dir} is in use: another kerasseq process "
                 "is running there now; wait for it to end or choose "
-                "another --out"
+                "another out=DIR"
             ) from None
         self._file = file
 
@@ -159,7 +163,8 @@ def start_run(run_dir, status, config_record, overwrite, lock=None):
         status = "empty"
     if status == "running" and (run_dir / CONFIG_FILE).is_file():
         saved = read_record(run_dir)["config"]
-        current = config_record["config"]
+        # As JSON stores it: tuples become lists, dict keys strings.
+        current = json.loads(json.dumps(config_record["config"]))
         changed = sorted(
             key for key in current
             if key not in RESUME_FREE and saved.get(key) != current[key]
@@ -167,8 +172,8 @@ def start_run(run_dir, status, config_record, overwrite, lock=None):
         if changed:
             raise ConfigError(
                 f"{run_dir} holds an unfinished run with a different "
-                f"config ({', '.join(changed)}); use --overwrite or "
-                "another --out"
+                f"config ({', '.join(changed)}); use overwrite=True or "
+                "another out=DIR"
             )
         _remove_temporaries(run_dir)
         return True
