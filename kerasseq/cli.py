@@ -12,6 +12,7 @@ Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from kerasseq.config import (
@@ -19,7 +20,7 @@ from kerasseq.config import (
     command_line_wording,
     config_values,
 )
-from kerasseq.errors import ConfigError, KerasSeqError
+from kerasseq.errors import ConfigError, KerasSeqError, KerasSeqWarning
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -352,6 +353,19 @@ def _vectors(args):
                     min_count=args.min_count, seed=args.seed)
     return 0
 
+def _one_line_warnings(show):
+    """`warnings.showwarning` printing kerasseq warnings as one
+    ``warning: ...`` line on stderr, others with `show`."""
+
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, KerasSeqWarning):
+            text = " ".join(str(message).split())
+            print(f"warning: {text}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
 
 def main(argv=None):
     """Runs the ``kerasseq`` command; returns the exit code."""
@@ -365,7 +379,10 @@ def main(argv=None):
                "tune": _tune, "export": _export,
                "vectors": _vectors}[args.command]
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", KerasSeqWarning)
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            return handler(args)
     except KerasSeqError as error:
         message = command_line_wording(" ".join(str(error).split()))
         print(f"error: {message}", file=sys.stderr)

@@ -237,7 +237,7 @@ def _run_range_test(config, finder, verbose):
     config = dataclasses.replace(
         config, hparams=models.resolve_hparams(config.model, **hparams))
     strategy = distribution.make_strategy(config)
-    dataset = load_dataset(config.data, **config.data_options)
+    dataset = load_dataset(config.data, **config.dataset_options())
     texts, labels, _, _ = dataset.validation_split(
         config.validation_fraction, config.seed)
     tokenizer = fitting.fit_tokenizer(config, texts)

@@ -156,6 +156,7 @@ def _train(config, verbose, dataset, callbacks, lock=None):
         )
 
     import keras
+    import numpy as np
 
     from kerasseq import models, vectors
     from kerasseq.datasets import load_dataset
@@ -170,7 +171,14 @@ def _train(config, verbose, dataset, callbacks, lock=None):
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = distribution.make_strategy(config)
     if dataset is None:
-        dataset = load_dataset(config.data, **config.data_options)
+        dataset = load_dataset(config.data, **config.dataset_options())
+    if dataset.multi_label != config.multi_label:
+        raise ConfigError(
+            f"{config.data}: the dataset is "
+            f"{'' if dataset.multi_label else 'not '}multi-label but "
+            f"multi_label is {config.multi_label}; set --multi-label to "
+            "match the data"
+        )
     if len(dataset.test_texts) == 0:
         raise DataError(
             f"{config.data} has no test examples; give it a test split"
@@ -231,18 +239,25 @@ def _train(config, verbose, dataset, callbacks, lock=None):
         if fitted is not None:
             print(f"resuming the unfinished run in {run_dir} after "
                   "fitting: scoring and exporting")
-            model, tokenizer, _ = load_run(run_dir)
+            model, tokenizer, saved = load_run(run_dir)
+            thresholds = saved.get("thresholds")
+            if thresholds is not None:
+                thresholds = np.asarray(
+                    [thresholds[name] for name in class_names])
         else:
             if resumed:
                 print(f"resuming the unfinished run in {run_dir} after "
                       f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
-            model, tokenizer, fitted = _fit(
+            model, tokenizer, fitted, thresholds = _fit(
                 config, run_dir, (model, tokenizer), strategy, datasets,
                 class_names,
                 (train_texts, train_labels, val_texts, val_labels),
                 class_weight, verbose, callbacks,
             )
-            if config.refit:
+            if thresholds is not None:
+                record["thresholds"] = dict(
+                    zip(class_names, thresholds.tolist(), strict=True))
+            if config.refit or thresholds is not None:
                 rundir.write_record(
                     run_dir, {**record, "vocab_size": tokenizer.vocab_size})
             rundir.mark_fitted(run_dir, model, tokenizer, **fitted)
@@ -250,7 +265,7 @@ def _train(config, verbose, dataset, callbacks, lock=None):
         scores = score(
             model, tokenizer, dataset.test_texts, dataset.test_labels,
             class_names=class_names, batch_size=config.batch_size,
-            maxlen=config.maxlen, attention=True,
+            maxlen=config.maxlen, attention=True, thresholds=thresholds,
         )
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
@@ -262,11 +277,12 @@ def _train(config, verbose, dataset, callbacks, lock=None):
                           distribution.environment(config, strategy, model))
         if config.export:
             _export(config, run_dir, model, tokenizer, class_names,
-                    metadata={
+                    thresholds, metadata={
                         "model_name": config.model,
                         "model_config": hparams,
-                        "metrics": {k: metrics[k]
-                                    for k in ("accuracy", "macro_f1")},
+                        "metrics": {k: metrics[k] for k in (
+                            ("micro_f1", "macro_f1") if config.multi_label
+                            else ("accuracy", "macro_f1"))},
                         "data": config.data,
                     })
     finish_run(run_dir, epochs_run=metrics["epochs_run"])
@@ -276,7 +292,9 @@ def _train(config, verbose, dataset, callbacks, lock=None):
 def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
          class_weight, verbose, callbacks):
     """Fits (and refits) ``trained = (model, tokenizer)``; returns
-    ``(model, tokenizer, details)`` (durations, refit epochs)."""
+    ``(model, tokenizer, details, thresholds)``: details are durations
+    and refit epochs, thresholds the multi-label ones chosen on the
+    validation split before any refit (else ``None``)."""
     import numpy as np
 
     model, tokenizer = trained
@@ -285,6 +303,11 @@ def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
     model = fitting.fit(config, run_dir, model, strategy, datasets,
                         class_weight, verbose, callbacks)
     details = {"train_seconds": round(time.perf_counter() - start, 2)}
+    thresholds = None
+    if config.multi_label:
+        thresholds = fitting.choose_thresholds(
+            config, model, tokenizer.texts_to_sequences(val_texts),
+            val_labels)
     if config.refit:
         epochs = fitting.refit_epochs(config, rundir.read_log(run_dir))
         start = time.perf_counter()
@@ -296,10 +319,11 @@ def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
         )
         details.update(refit_epochs=epochs, refit_seconds=round(
             time.perf_counter() - start, 2))
-    return model, tokenizer, details
+    return model, tokenizer, details, thresholds
 
 
-def _export(config, run_dir, model, tokenizer, class_names, metadata):
+def _export(config, run_dir, model, tokenizer, class_names, thresholds,
+            metadata):
     """Exports the fitted model into ``run_dir/saved_model``.
 
     Raises:
@@ -311,6 +335,7 @@ def _export(config, run_dir, model, tokenizer, class_names, metadata):
         exporter.export(
             model, tokenizer, class_names, run_dir / "saved_model",
             maxlen=config.maxlen, overwrite=True, metadata=metadata,
+            thresholds=thresholds,
         )
     except KeyboardInterrupt:
         raise TrainingInterrupted(

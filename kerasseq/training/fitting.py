@@ -163,14 +163,17 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,
-                             num_classes, **config.hparams)
+                             num_classes, multi_label=config.multi_label,
+                             **config.hparams)
         vectors.initialize_from_config(model, config, tokenizer)
         model.compile(
             optimizer=keras.optimizers.Adam(
                 learning_rate(config, train_ds)
             ),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+            loss=("binary_crossentropy" if config.multi_label
+                  else "sparse_categorical_crossentropy"),
+            metrics=["binary_accuracy" if config.multi_label
+                     else "accuracy"],
             jit_compile=(
                 "auto" if config.jit_compile is None else config.jit_compile
             ),
@@ -363,3 +366,14 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
         ) from None
     finish_layers_training(model)
     return model, tokenizer
+
+
+def choose_thresholds(config, model, val_sequences, val_labels):
+    """The multi-label decision thresholds (one per label) that
+    ``config.threshold_mode`` picks on the validation split."""
+    from kerasseq.reporting import choose_thresholds as choose
+    from kerasseq.training.evaluation import predict_proba
+
+    probabilities = predict_proba(model, val_sequences, config.batch_size,
+                                  config.maxlen)
+    return choose(val_labels, probabilities, config.threshold_mode)
