@@ -22,20 +22,27 @@ On another backend TensorFlow is imported only when used (tokenizing,
 
 __version__ = "0.1.0"
 
-from kerasseq import layers, models, reporting, text
-from kerasseq.compare import compare
-from kerasseq.datasets import TextDataset, load_dataset
-from kerasseq.errors import (
-    ArtifactError,
-    ConfigError,
-    DataError,
-    KerasSeqError,
-)
-from kerasseq.exporter import export
-from kerasseq.lr_finder import lr_find
-from kerasseq.predictor import Predictor, load
-from kerasseq.text import Tokenizer
-from kerasseq.training import TrainConfig, train
+from kerasseq import startup
+
+try:
+    with startup.native_logging_filtered():
+        from kerasseq import layers, models, reporting, text
+        from kerasseq.compare import compare
+        from kerasseq.datasets import TextDataset, load_dataset
+        from kerasseq.errors import (
+            ArtifactError,
+            ConfigError,
+            DataError,
+            KerasSeqError,
+        )
+        from kerasseq.exporter import export
+        from kerasseq.lr_finder import lr_find
+        from kerasseq.predictor import Predictor, load
+        from kerasseq.text import Tokenizer
+        from kerasseq.training import TrainConfig, train
+except KeyboardInterrupt:
+    startup.exit_if_command_interrupted()
+    raise
 
 __all__ = [
     "ArtifactError",

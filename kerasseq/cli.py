@@ -148,7 +148,7 @@ def _parser():
         "predict", help="classify texts with an exported model"
     )
     predict.add_argument("path", metavar="PATH",
-                         help="export folder (or RUN_DIR/saved_model)")
+                         help="export folder, or a run directory with one")
     predict.add_argument("texts", metavar="TEXT", nargs="*")
     predict.add_argument("--input", metavar="FILE",
                          help="text file (one per line) or CSV")

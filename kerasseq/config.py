@@ -27,8 +27,8 @@ from kerasseq.values import NONE_WORDS
 def _field(default, description, **metadata):
     """A dataclass field with its help text and checks in metadata.
 
-    Metadata keys: ``help`` (`description`); ``min`` (integers,
-    inclusive); ``above`` and ``below`` (floats, exclusive bounds);
+    Metadata keys: ``help`` (`description`); ``min`` and ``max``
+    (integers, inclusive); ``above`` and ``below`` (floats, exclusive bounds);
     ``choices``; ``free_text`` (strings kept as given, e.g. paths);
     ``path`` (`os.PathLike` allowed); ``schedule`` (a float that may
     also be a Keras ``LearningRateSchedule``, from Python); ``by_class``
@@ -81,7 +81,8 @@ class TrainConfig:
         "of their own")
     seed: int = _field(
         0, "seeds Python, NumPy and the backend, the validation split and "
-        "the shuffling; always applied", min=0, metavar="S")
+        "the shuffling; always applied", min=0, max=2**32 - 1,
+        metavar="S")
     validation_fraction: float = _field(
         0.1, "share of the training split held out (stratified) for early "
         "stopping", above=0, below=1, metavar="F")
@@ -347,7 +348,8 @@ def _expected(field):
         text = "a directory path" if meta.get("path") else (
             "a non-empty string")
     elif kind is int:
-        text = f"an integer >= {meta.get('min', 0)}"
+        text = f"an integer >= {meta.get('min', 0)}" + (
+            f" and <= {meta['max']}" if "max" in meta else "")
     elif kind is float:
         low, high = meta.get("above"), meta.get("below")
         text = "a finite number" + (
@@ -380,7 +382,8 @@ def _is_valid(field, value):
         allowed = (str, os.PathLike) if meta.get("path") else str
         return isinstance(value, allowed) and bool(str(value))
     if kind is int:
-        return _is_int(value) and value >= meta.get("min", 0)
+        return (_is_int(value) and value >= meta.get("min", 0)
+                and value <= meta.get("max", value))
     if kind is float:
         low, high = meta.get("above"), meta.get("below")
         return (_is_number(value) and math.isfinite(value)

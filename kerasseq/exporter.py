@@ -35,6 +35,7 @@ import numpy as np
 
 from kerasseq.errors import ArtifactError, ConfigError, DataError
 from kerasseq.files import write_atomically, write_json
+from kerasseq.text_model import TextModel
 
 SIGNATURE_NAME = "serving_default"
 INPUT_NAME = "text"
@@ -171,7 +172,7 @@ def build_string_model(model, vectorizer):
 
     text = keras.Input(shape=(), dtype="string", name=INPUT_NAME)
     probabilities = model(vectorizer(text))
-    return keras.Model(text, probabilities, name=f"{model.name}_text")
+    return TextModel(text, probabilities, name=f"{model.name}_text")
 
 
 def load_export(path):
@@ -204,7 +205,28 @@ def load_export(path):
             f"(found {sorted(loaded.signatures)}). "
             "Export the model again with kerasseq.export(...)."
         )
-    return loaded.signatures[SIGNATURE_NAME]
+    signature = loaded.signatures[SIGNATURE_NAME]
+    _check_signature(path, signature)
+    return signature
+
+
+def _check_signature(path, signature):
+    """Raises an `ArtifactError` unless `signature` takes one string
+    tensor and returns kerasseq's outputs."""
+    import tensorflow as tf
+
+    _, inputs = signature.structured_input_signature
+    outputs = set(signature.structured_outputs)
+    takes_text = len(inputs) == 1 and all(
+        spec.dtype == tf.string for spec in inputs.values())
+    if not takes_text or not {"probabilities", "label"} <= outputs:
+        found = {name: spec.dtype.name for name, spec in inputs.items()}
+        raise ArtifactError(
+            f"The SavedModel in {path} is not a kerasseq export: its "
+            f"{SIGNATURE_NAME!r} signature takes {found} and returns "
+            f"{sorted(outputs)}, not one string input and 'probabilities' "
+            "and 'label'. Export the model again with kerasseq.export(...)."
+        )
 
 
 def read_metadata(path):
@@ -287,6 +309,13 @@ def read_texts(input_file, text_column="text"):
     A file is read as CSV when its name ends in ``.csv``/``.csv.gz`` or its
     first line has a `text_column` field; otherwise each line is one text.
     """
+    return read_rows(input_file, text_column)[0]
+
+
+def read_rows(input_file, text_column="text"):
+    """``(texts, columns)``: the texts of `input_file` (as `read_texts`)
+    and, per text, the other columns of its CSV row (``{}`` per line of
+    a plain text file)."""
     input_file = Path(input_file)
     try:
         if input_file.name.endswith(".gz"):
@@ -303,18 +332,23 @@ def read_texts(input_file, text_column="text"):
             f"Cannot read {input_file} as UTF-8 text ({err}). "
             "Pass a UTF-8 text or CSV file."
         ) from err
+    if not content.strip():
+        return [], []
     lines = content.splitlines()
     first = next(csv.reader(lines[:1]), [])
     is_csv = input_file.name.endswith((".csv", ".csv.gz"))
     if not (is_csv or text_column in first):
-        return lines
+        return lines, [{} for _ in lines]
     reader = csv.DictReader(io.StringIO(content, newline=""))
     if text_column not in (reader.fieldnames or []):
         raise DataError(
             f"CSV file {input_file} has no column {text_column!r} (columns: "
             f"{reader.fieldnames}). Pass --text-column with one of them."
         )
-    return [row[text_column] or "" for row in reader]
+    rows = list(reader)
+    return ([row[text_column] or "" for row in rows],
+            [{key: value for key, value in row.items()
+              if key != text_column and key is not None} for row in rows])
 
 
 def predict_command(
@@ -322,8 +356,11 @@ def predict_command(
 ):
     """``kerasseq predict``: print one JSON object per text; return 0.
 
-    Texts come from `texts` or from `input_file` (see `read_texts`);
-    `out` defaults to ``sys.stdout``.
+    Texts come from `texts` or from `input_file` (see `read_rows`); each
+    object also says whether its text is ``empty`` (blank) and, for a
+    CSV, holds the row's other ``columns`` (e.g. an id to join on).
+    `path` is an export or a run directory with one (its
+    ``saved_model``). `out` defaults to ``sys.stdout``.
     """
     out = sys.stdout if out is None else out
     if (texts is None or len(texts) == 0) == (input_file is None):
@@ -331,12 +368,36 @@ def predict_command(
             "Give either texts or an input file (--input FILE), not both "
             "and not neither."
         )
+    columns = None
     if input_file is not None:
-        texts = read_texts(input_file, text_column)
-    for result in predict(path, texts):
+        texts, columns = read_rows(input_file, text_column)
+        if not texts:
+            raise DataError(
+                f"Input file {input_file} holds no texts (it is empty or "
+                "only a header). Pass a file with one text per line or a "
+                "CSV with rows."
+            )
+    results = predict(_export_of(Path(path)), texts)
+    for number, result in enumerate(results):
+        result["empty"] = not result["text"].strip()
+        if columns is not None and columns[number]:
+            result["columns"] = columns[number]
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
     out.flush()
     return 0
+
+
+def _export_of(path):
+    """`path`, or the export inside the run directory `path`."""
+    if not (path / "run.json").is_file():
+        return path
+    if (path / "saved_model" / METADATA_FILE).is_file():
+        return path / "saved_model"
+    raise ArtifactError(
+        f"{path} is a run directory without an export (saved_model/); "
+        "train it with export on, or load it in Python with "
+        "kerasseq.load(...)"
+    )
 
 
 def _refuse_existing(path, overwrite):

@@ -5,10 +5,29 @@ import os
 import tempfile
 from pathlib import Path
 
-from kerasseq.errors import ArtifactError
+from kerasseq.errors import ArtifactError, ConfigError
 
 # The repository checkout that holds the `kerasseq` package.
 _REPO = Path(__file__).resolve().parents[1]
+
+
+def check_writable_folder(path, argument):
+    """Raises a `ConfigError` naming `argument` (e.g. ``"out"``) unless
+    the folder `path` exists writable or can be created."""
+    path = Path(path).absolute()
+    existing = path
+    while not existing.exists() and not existing.is_symlink():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"{argument}={path} cannot be created: {existing} is not a "
+            f"folder; choose another {argument}=DIR"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{argument}={path} cannot be written: {existing} is not "
+            f"writable; choose a folder you can write to as {argument}=DIR"
+        )
 
 
 def write_atomically(path, write, binary=False):

@@ -305,6 +305,7 @@ def _load_export(path):
     import kerasseq.models  # noqa: F401  (registers the custom layers)
     from kerasseq import exporter
     from kerasseq.text import Tokenizer
+    from kerasseq.training.evaluation import check_vocabulary
 
     metadata = exporter.read_metadata(path)
     files = [path / exporter.KERAS_FILE, path / exporter.TOKENIZER_FILE]
@@ -327,6 +328,8 @@ def _load_export(path):
             f"{files[0]} does not hold one trained model behind its text "
             "vectorizer. Export the model again with kerasseq.export(...)."
         )
+    check_vocabulary(files[1], tokenizer, inner[0],
+                     metadata.get("vocab_size"))
     thresholds = metadata.get("thresholds")
     return Predictor(
         inner[0], tokenizer, metadata["class_names"], metadata["maxlen"],

@@ -424,7 +424,9 @@ def _plot_training_curves(path, history, keys):
         axes.set_title(key.replace("_", " "))
         axes.set_xlabel("Epoch")
         axes.set_ylabel(key.replace("_", " "))
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # One tick is enough: a 1-epoch run would get fractional ones.
+        axes.xaxis.set_major_locator(
+            MaxNLocator(integer=True, min_n_ticks=1))
         axes.grid(alpha=0.3)
         axes.legend()
     _save_figure(figure, path)

@@ -141,7 +141,7 @@ def test_label_noise_flips_about_that_fraction():
 def test_bad_options_raise_config_error():
     with pytest.raises(ConfigError, match="label_noise"):
         load_dataset("builtin:synthetic_sentiment", label_noise=0.7)
-    with pytest.raises(ConfigError, match="n to be an integer"):
+    with pytest.raises(ConfigError, match="'n' is 3; expected an integer"):
         load_dataset("builtin:synthetic_sentiment", n=3)
 
 

@@ -15,8 +15,11 @@
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import re
+import types
+import typing
 from pathlib import Path
 
 from kerasseq.datasets import (
@@ -29,7 +32,9 @@ from kerasseq.datasets import (
 from kerasseq.datasets.core import TextDataset
 from kerasseq.errors import ConfigError, DataError
 
-__all__ = ["BUILTINS", "SCHEMES", "TextDataset", "load_dataset"]
+__all__ = [
+    "BUILTINS", "OPTION_RANGES", "SCHEMES", "TextDataset", "load_dataset",
+]
 
 BUILTINS = {
     "synthetic_sentiment": synthetic.synthetic_sentiment,
@@ -41,6 +46,17 @@ SCHEMES = {
     "sklearn": sklearn_source.load_sklearn,
     "builtin": None,
 }
+OPTION_RANGES = {
+    "max_text_chars": {"min": 1},
+    "n": {"min": 10},
+    "seed": {"min": 0, "max": 2**32 - 1},
+    "test_size": {"above": 0.0, "below": 1.0},
+    "label_noise": {"min": 0.0, "below": 0.5},
+}
+"""The range of each numeric loader option (bounds: ``min`` / ``max``
+inclusive, ``above`` / ``below`` exclusive); an option's type is its
+annotation in the loader's signature."""
+
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]+):(.*)$")
 
 
@@ -81,7 +97,7 @@ def load_dataset(source, **options) -> TextDataset:
 
 
 def _call(loader, source, first_arg, options):
-    parameters = inspect.signature(loader).parameters
+    parameters = inspect.signature(loader, eval_str=True).parameters
     allowed = [n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY]
     unknown = sorted(set(options) - set(allowed))
     multi = {"multi_label", "label_separator"} & set(unknown)
@@ -97,6 +113,65 @@ def _call(loader, source, first_arg, options):
             f"{source}: unknown option(s) {unknown} for this kind of source. "
             f"Expected some of {allowed}."
         )
+    for name, value in options.items():
+        _check_option(source, name, value, parameters[name].annotation)
     if first_arg is None:
         return loader(**options)
     return loader(first_arg, **options)
+
+
+def _kind(annotation):
+    """``(base type, optional)`` of an option's annotation."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or (
+            typing.get_origin(annotation) is typing.Union):
+        kinds = [a for a in args if a is not type(None)]
+        return _kind(kinds[0])[0], type(None) in args
+    return typing.get_origin(annotation) or annotation, False
+
+
+def _expected(kind, optional, bounds):
+    """What an option of `kind` within `bounds` accepts, in words."""
+    words = {bool: "true or false", int: "an integer",
+             float: "a finite number", str: "a string"}
+    text = words.get(kind, "a list of strings")
+    limits = [f"{sign} {bounds[key]}" for key, sign in (
+        ("min", ">="), ("above", ">"), ("max", "<="), ("below", "<"))
+        if key in bounds]
+    if limits:
+        text += " " + " and ".join(limits)
+    return f"{text} or none" if optional else text
+
+
+def _is_valid(value, kind, optional, bounds):
+    if value is None:
+        return optional
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind in (int, float):
+        numeric = (isinstance(value, int) if kind is int
+                   else isinstance(value, (int, float))
+                   and math.isfinite(value))
+        return (numeric and not isinstance(value, bool)
+                and value >= bounds.get("min", -math.inf)
+                and value > bounds.get("above", -math.inf)
+                and value <= bounds.get("max", math.inf)
+                and value < bounds.get("below", math.inf))
+    if kind is str:
+        return isinstance(value, str)
+    return (isinstance(value, (list, tuple))
+            and all(isinstance(item, str) for item in value))
+
+
+def _check_option(source, name, value, annotation):
+    """Raises a `ConfigError` if option `name` of `source` is not of its
+    type or outside its `OPTION_RANGES` range."""
+    kind, optional = _kind(annotation)
+    bounds = OPTION_RANGES.get(name, {})
+    if not _is_valid(value, kind, optional, bounds):
+        raise ConfigError(
+            f"{source}: data option {name!r} is {value!r}; expected "
+            f"{_expected(kind, optional, bounds)}. Change "
+            f"data_options.{name} (on the command line: --set "
+            f"data_options.{name}=VALUE)."
+        )

@@ -302,11 +302,19 @@ class _Reader:
                     f"{type(text).__name__}, expected a string. Store texts "
                     "as JSON strings."
                 )
+            label = record[label_col]
+            if isinstance(label, (list, dict)):
+                raise DataError(
+                    f"{self.path}: line {line_number}, key {label_col!r} is "
+                    f"a JSON {type(label).__name__} ({json.dumps(label)}), "
+                    "not one label. Give each line one string or number "
+                    "label."
+                )
             split = record.get(split_col, "") if split_col else ""
             self.add(
                 line_number,
                 text,
-                _json_label(record[label_col]),
+                _json_label(label),
                 split if isinstance(split, str) else repr(split),
             )
 
@@ -428,6 +436,12 @@ class _Reader:
                 f"{self.path}: {len(empty)} row(s) have an empty text, first "
                 f"rows: {rows[:_FIRST_ROWS]}. Fill them in, or pass "
                 "drop_empty=True to drop them."
+            )
+        if len(empty) == len(self.texts):
+            raise DataError(
+                f"{self.path}: all {len(empty)} row(s) have an empty text, "
+                "so drop_empty left no rows. Check that the text column "
+                "holds the texts (text_column=NAME picks another)."
             )
         keep = sorted(set(range(len(self.texts))) - set(empty))
         self.texts = [self.texts[i] for i in keep]

@@ -23,7 +23,6 @@ import random
 import numpy as np
 
 from kerasseq.datasets.core import TextDataset, split_and_build
-from kerasseq.errors import ConfigError
 
 POSITIVE = (
     "good",
@@ -258,15 +257,6 @@ def synthetic_sentiment(
     (negation scope, contrast and concessive clauses, "rather than"); see
     the module docstring. ``label_noise`` flips that fraction of labels.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 10:
-        raise ConfigError(
-            f"Expected n to be an integer >= 10. Received n={n!r}."
-        )
-    if not 0.0 <= label_noise < 0.5:
-        raise ConfigError(
-            "Expected label_noise in [0, 0.5). "
-            f"Received label_noise={label_noise!r}."
-        )
     generator = _Generator(seed)
     polarities = [1 if i % 2 else -1 for i in range(n)]
     generator.rng.shuffle(polarities)

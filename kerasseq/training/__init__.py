@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kerasseq.config import TrainConfig, apply_overrides, coerce
 from kerasseq.errors import ConfigError, DataError
-from kerasseq.files import write_json
+from kerasseq.files import check_writable_folder, write_json
 from kerasseq.training import distribution, fitting, rundir
 from kerasseq.training.evaluation import (
     Scores,
@@ -121,7 +121,8 @@ def train(config, *, verbose=1, dataset=None, callbacks=()):
             result, run_dir=None,
             config=dataclasses.replace(result.config, out=config.out),
         )
-    return _train(config, verbose, dataset, callbacks)
+    with rundir.RunLock(config.out) as lock:
+        return _train(config, verbose, dataset, callbacks, lock)
 
 
 def _checked_callbacks(callbacks):
@@ -141,10 +142,11 @@ def _checked_callbacks(callbacks):
     return list(callbacks)
 
 
-def _train(config, verbose, dataset, callbacks):
+def _train(config, verbose, dataset, callbacks, lock=None):
     run_dir = Path(config.out)
     status = run_status(run_dir)
     rundir.refuse_finished(run_dir, status, config.overwrite)
+    check_writable_folder(run_dir, "out")
     if (config.strategy == "multiworker" and status == "running"
             and not config.overwrite):
         raise ConfigError(
@@ -232,33 +234,34 @@ def _train(config, verbose, dataset, callbacks):
             config, strategy, tokenizer, len(class_names), datasets[0],
             (train_sequences, train_labels),
         )
-        if start_run(run_dir, status, record, config.overwrite):
+        resumed = start_run(run_dir, status, record, config.overwrite, lock)
+        fitted = rundir.fitted_details(run_dir)
+        if fitted is not None:
             print(f"resuming the unfinished run in {run_dir} after "
-                  f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
-        start = time.perf_counter()
-        model = fitting.fit(config, run_dir, model, strategy, datasets,
-                            class_weight, verbose, callbacks)
-        train_seconds = round(time.perf_counter() - start, 2)
-        history = rundir.read_log(run_dir)
-        thresholds = None
-        if config.multi_label:
-            thresholds = fitting.choose_thresholds(
-                config, model, splits[2], val_labels)
-            record["thresholds"] = dict(
-                zip(class_names, thresholds.tolist(), strict=True))
-            rundir.write_record(run_dir, record)
-        refit = {}
-        if config.refit:
-            epochs = fitting.refit_epochs(config, history)
-            start = time.perf_counter()
-            model, tokenizer = fitting.refit(
-                config, run_dir, strategy, class_names,
-                (train_texts + val_texts,
-                 np.concatenate([train_labels, val_labels])),
-                epochs, verbose, callbacks,
+                  "fitting: scoring and exporting")
+            model, tokenizer, saved = load_run(run_dir)
+            thresholds = saved.get("thresholds")
+            if thresholds is not None:
+                thresholds = np.asarray(
+                    [thresholds[name] for name in class_names])
+        else:
+            if resumed:
+                print(f"resuming the unfinished run in {run_dir} after "
+                      f"{rundir.finished_epochs(run_dir)} finished epoch(s)")
+            model, tokenizer, fitted, thresholds = _fit(
+                config, run_dir, (model, tokenizer), strategy, datasets,
+                class_names,
+                (train_texts, train_labels, val_texts, val_labels),
+                class_weight, verbose, callbacks,
             )
-            refit = {"refit_epochs": epochs,
-                     "refit_seconds": round(time.perf_counter() - start, 2)}
+            if thresholds is not None:
+                record["thresholds"] = dict(
+                    zip(class_names, thresholds.tolist(), strict=True))
+            if config.refit or thresholds is not None:
+                rundir.write_record(
+                    run_dir, {**record, "vocab_size": tokenizer.vocab_size})
+            rundir.mark_fitted(run_dir, model, tokenizer, **fitted)
+        history = rundir.read_log(run_dir)
         scores = score(
             model, tokenizer, dataset.test_texts, dataset.test_labels,
             class_names=class_names, batch_size=config.batch_size,
@@ -266,31 +269,76 @@ def _train(config, verbose, dataset, callbacks):
         )
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
-            "train_seconds": train_seconds, "model": config.model,
+            "model": config.model,
             **({"embeddings_coverage": coverage} if coverage else {}),
-            **refit,
+            **fitted,
         })
-        rundir.save_model(run_dir, model, tokenizer)
-        if config.refit:
-            rundir.write_record(
-                run_dir, {**record, "vocab_size": tokenizer.vocab_size})
         write_json(run_dir / "environment.json",
                           distribution.environment(config, strategy, model))
         if config.export:
-            from kerasseq import exporter
-
-            exporter.export(
-                model, tokenizer, class_names, run_dir / "saved_model",
-                maxlen=config.maxlen, overwrite=True,
-                metadata={
-                    "model_name": config.model,
-                    "model_config": hparams,
-                    "metrics": {k: metrics[k] for k in (
-                        ("micro_f1", "macro_f1") if config.multi_label
-                        else ("accuracy", "macro_f1"))},
-                    "data": config.data,
-                },
-                thresholds=thresholds,
-            )
+            _export(config, run_dir, model, tokenizer, class_names,
+                    thresholds, metadata={
+                        "model_name": config.model,
+                        "model_config": hparams,
+                        "metrics": {k: metrics[k] for k in (
+                            ("micro_f1", "macro_f1") if config.multi_label
+                            else ("accuracy", "macro_f1"))},
+                        "data": config.data,
+                    })
     finish_run(run_dir, epochs_run=metrics["epochs_run"])
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)
+
+
+def _fit(config, run_dir, trained, strategy, datasets, class_names, splits,
+         class_weight, verbose, callbacks):
+    """Fits (and refits) ``trained = (model, tokenizer)``; returns
+    ``(model, tokenizer, details, thresholds)``: details are durations
+    and refit epochs, thresholds the multi-label ones chosen on the
+    validation split before any refit (else ``None``)."""
+    import numpy as np
+
+    model, tokenizer = trained
+    train_texts, train_labels, val_texts, val_labels = splits
+    start = time.perf_counter()
+    model = fitting.fit(config, run_dir, model, strategy, datasets,
+                        class_weight, verbose, callbacks)
+    details = {"train_seconds": round(time.perf_counter() - start, 2)}
+    thresholds = None
+    if config.multi_label:
+        thresholds = fitting.choose_thresholds(
+            config, model, tokenizer.texts_to_sequences(val_texts),
+            val_labels)
+    if config.refit:
+        epochs = fitting.refit_epochs(config, rundir.read_log(run_dir))
+        start = time.perf_counter()
+        model, tokenizer = fitting.refit(
+            config, run_dir, strategy, class_names,
+            (train_texts + val_texts,
+             np.concatenate([train_labels, val_labels])),
+            epochs, verbose, callbacks,
+        )
+        details.update(refit_epochs=epochs, refit_seconds=round(
+            time.perf_counter() - start, 2))
+    return model, tokenizer, details, thresholds
+
+
+def _export(config, run_dir, model, tokenizer, class_names, thresholds,
+            metadata):
+    """Exports the fitted model into ``run_dir/saved_model``.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C during the export.
+    """
+    from kerasseq import exporter
+
+    try:
+        exporter.export(
+            model, tokenizer, class_names, run_dir / "saved_model",
+            maxlen=config.maxlen, overwrite=True, metadata=metadata,
+            thresholds=thresholds,
+        )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            "interrupted during the export; call train again with the "
+            "same config to resume at the export"
+        ) from None

@@ -25,6 +25,8 @@ def make_strategy(config):
     import tensorflow as tf
 
     if config.strategy == "mirrored":
+        if config.devices:
+            _check_devices(config.devices)
         return tf.distribute.MirroredStrategy(config.devices)
     if config.strategy == "multiworker":
         try:
@@ -40,6 +42,31 @@ def make_strategy(config):
     if config.strategy == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _check_devices(devices):
+    """Raises a `ConfigError` naming the `devices` TensorFlow does not see
+    (MirroredStrategy would hang on them or fall back to the CPU)."""
+    import tensorflow as tf
+
+    def key(name):
+        spec = tf.DeviceSpec.from_string(name)
+        return (spec.device_type or "").upper(), spec.device_index or 0
+
+    try:
+        wanted = {name: key(name) for name in devices}
+    except ValueError as error:
+        raise ConfigError(f"devices: {error}; name devices like "
+                          "'/gpu:0'") from None
+    seen = tf.config.list_logical_devices()
+    present = {key(device.name) for device in seen}
+    missing = [name for name, spec in wanted.items() if spec not in present]
+    if missing:
+        raise ConfigError(
+            f"devices {', '.join(missing)} not found; TensorFlow sees "
+            f"{', '.join(device.name for device in seen)}. Pass devices "
+            "from that list, or devices=None to use every GPU"
+        )
 
 
 def is_multiworker_chief():

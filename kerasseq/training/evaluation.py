@@ -5,6 +5,7 @@ import dataclasses
 from pathlib import Path
 
 from kerasseq.errors import ArtifactError, DataError
+from kerasseq.files import check_writable_folder
 from kerasseq.training import rundir
 
 
@@ -153,7 +154,39 @@ def load_run(run_dir):
         raise ArtifactError(
             f"cannot load {run_dir / rundir.MODEL_FILE}: {error}"
         ) from None
+    check_vocabulary(run_dir / rundir.TOKENIZER_FILE, tokenizer, model,
+                     record.get("vocab_size"))
     return model, tokenizer, record
+
+
+def _model_vocab_size(model):
+    """The number of token ids `model` takes, where a layer says it: a
+    ``vocab_size`` attribute (hashing, transformer embedding) or the
+    models' shared ``Embedding`` named ``"embedding"``."""
+    for layer in model.layers:
+        size = getattr(layer, "vocab_size", None)
+        if isinstance(size, int):
+            return size
+        if layer.name == "embedding" and hasattr(layer, "input_dim"):
+            return layer.input_dim
+    return None
+
+
+def check_vocabulary(tokenizer_file, tokenizer, model, recorded=None):
+    """Raises an `ArtifactError` unless the ids of `tokenizer` (read from
+    `tokenizer_file`) match the model's embedding and the `recorded`
+    vocabulary size (a run's config.json)."""
+    expected = {"config.json vocab_size": recorded,
+                "the model's embedding": _model_vocab_size(model)}
+    for source, size in expected.items():
+        if size is not None and size != tokenizer.vocab_size:
+            raise ArtifactError(
+                f"{tokenizer_file} gives "
+                f"{tokenizer.vocab_size} token ids but {source} has {size}: "
+                "the tokenizer was edited or belongs to another model. "
+                f"Restore the original {Path(tokenizer_file).name} or "
+                "train again"
+            )
 
 
 def evaluate(run_dir, data, *, out=None, data_options=None):
@@ -172,6 +205,8 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     from kerasseq.datasets import load_dataset
 
     model, tokenizer, record = load_run(run_dir)
+    out = Path(out) if out else Path(run_dir) / "eval"
+    check_writable_folder(out, "out")
     config = record["config"]
     class_names = record["class_names"]
     thresholds = record.get("thresholds")
@@ -202,6 +237,5 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
         maxlen=config["maxlen"], thresholds=thresholds,
     )
     return scores.report(
-        Path(out) if out else Path(run_dir) / "eval",
-        extra={"data": str(data), "run_dir": str(run_dir)},
+        out, extra={"data": str(data), "run_dir": str(run_dir)},
     )

@@ -3,6 +3,7 @@ the validated fit and the refit."""
 
 import contextlib
 import dataclasses
+import math
 import warnings
 
 from kerasseq.errors import ConfigError
@@ -16,6 +17,28 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during `fit`; the backup of the last finished epoch is kept."""
 
 
+def stop_on_non_finite_loss(learning_rate):
+    """A Keras callback raising a `ConfigError` as soon as the training
+    loss is NaN or infinite (Keras' ``TerminateOnNaN`` stops silently and
+    lets the run be exported)."""
+    import keras
+
+    class StopOnNonFiniteLoss(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise ConfigError(
+                    f"training diverged: the loss became {float(loss)} "
+                    f"in batch {batch + 1} with learning_rate "
+                    f"{learning_rate:g}; the run was stopped and not "
+                    "exported. Train again with a lower learning rate "
+                    f"(e.g. learning_rate={learning_rate / 10:g}) and "
+                    "overwrite=True"
+                )
+
+    return StopOnNonFiniteLoss()
+
+
 def callbacks(config, run_dir, backup=True):
     """The run's Keras callbacks: CSV log, backup (unless not `backup`),
     early stopping, the plateau schedule and TensorBoard as configured."""
@@ -26,6 +49,7 @@ def callbacks(config, run_dir, backup=True):
     # of losing its row. The double checkpoint survives a kill while the
     # backup is being written.
     callbacks = [
+        stop_on_non_finite_loss(config.learning_rate),
         keras.callbacks.CSVLogger(str(run_dir / rundir.LOG_FILE),
                                   append=True),
     ]

@@ -2,7 +2,10 @@
 
 A run directory holds::
 
-    run.json            status ("running" / "finished"), start and end time
+    .lock               the OS lock (`RunLock`) of the process running it
+    run.json            status ("running" / "finished"), start and end
+                        time; "fitted" once model.keras holds the final
+                        model (a rerun then resumes after fitting)
     config.json         the record: the resolved config (under "config";
                         `TrainConfig.from_dict` reads the whole record),
                         vocab_size, class_names and split sizes
@@ -19,13 +22,15 @@ A run directory holds::
 
 import csv
 import datetime
+import fcntl
 import json
 import shutil
 from pathlib import Path
 
-from kerasseq.errors import ConfigError
+from kerasseq.errors import ArtifactError, ConfigError
 from kerasseq.files import read_json, write_json
 
+LOCK_FILE = ".lock"
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 LOG_FILE = "training_log.csv"
@@ -53,7 +58,7 @@ def run_status(run_dir):
             f"out={str(run_dir)!r} is a file; choose a directory path"
         )
     if not (run_dir / RUN_FILE).is_file():
-        if any(run_dir.iterdir()):
+        if any(p.name != LOCK_FILE for p in run_dir.iterdir()):
             raise ConfigError(
                 f"out={str(run_dir)!r} is a non-empty folder that is not "
                 "a kerasseq run; choose another out=DIR"
@@ -79,17 +84,83 @@ def _now():
     )
 
 
-def start_run(run_dir, status, config_record, overwrite):
-    """Creates (or reuses, to resume) the run dir, marks it running and
-    writes `config_record` to its config file; returns True on resume.
+class RunLock:
+    """An exclusive OS lock (``fcntl.flock``) on a run directory's
+    `LOCK_FILE`, so two processes never run in one directory at once.
+
+    `acquire` takes it once the folder exists (it does nothing before);
+    leaving the ``with`` block, or the process ending, releases it.
+    """
+
+    def __init__(self, run_dir):
+        self.run_dir = Path(run_dir)
+        self._file = None
+
+    def acquire(self):
+        """Takes the lock if the folder exists and it is not held yet.
+
+        Raises:
+            ConfigError: another process holds it.
+        """
+        if self._file is not None or not self.run_dir.is_dir():
+            return
+        file = open(self.run_dir / LOCK_FILE, "a")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            raise ConfigError(
+                f"out={self.run_dir} is in use: another kerasseq process "
+                "is running there now; wait for it to end or choose "
+                "another out=DIR"
+            ) from None
+        self._file = file
+
+    def release(self):
+        """Releases the lock; a folder that holds no run loses the lock
+        file too."""
+        if self._file is None:
+            return
+        if not (self.run_dir / RUN_FILE).is_file():
+            (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
+        self._file.close()
+        self._file = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+def _clear(run_dir):
+    """Deletes everything in `run_dir` except its lock file."""
+    for path in run_dir.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def start_run(run_dir, status, config_record, overwrite, lock=None):
+    """Creates (or reuses, to resume) the run dir, takes `lock` (a
+    `RunLock`), marks it running and writes `config_record` to its
+    config file; returns True on resume.
 
     Raises:
-        ConfigError: an unfinished run there has a different config.
+        ConfigError: an unfinished run there has a different config, or
+            another process holds the lock.
     """
     run_dir = Path(run_dir)
+    if lock is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
     if status in ("running", "finished") and overwrite:
-        shutil.rmtree(run_dir)
-        status = "absent"
+        _clear(run_dir)
+        status = "empty"
     if status == "running" and (run_dir / CONFIG_FILE).is_file():
         saved = read_record(run_dir)["config"]
         # As JSON stores it: tuples become lists, dict keys strings.
@@ -104,11 +175,36 @@ def start_run(run_dir, status, config_record, overwrite):
                 f"config ({', '.join(changed)}); use overwrite=True or "
                 "another out=DIR"
             )
+        _remove_temporaries(run_dir)
         return True
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / RUN_FILE, {"status": "running", "started": _now()})
     write_record(run_dir, config_record)
     return False
+
+
+def _remove_temporaries(run_dir):
+    """Deletes what a killed atomic write left in `run_dir` (hidden
+    ``.NAME.tmp-*`` / ``.NAME.old-*`` folders, ``.NAME.*.tmp`` files)."""
+    for path in run_dir.glob(".*"):
+        if ".tmp-" in path.name or ".old-" in path.name:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+
+
+def mark_fitted(run_dir, model, tokenizer, **details):
+    """Saves the fitted `model` and `tokenizer`, then records in the run
+    file that fitting ended (with `details`, e.g. its duration)."""
+    run_dir = Path(run_dir)
+    save_model(run_dir, model, tokenizer)
+    run = read_json(run_dir / RUN_FILE, "run file")
+    write_json(run_dir / RUN_FILE, {**run, "fitted": details})
+
+
+def fitted_details(run_dir):
+    """The details `mark_fitted` recorded, or ``None`` before then."""
+    return read_json(Path(run_dir) / RUN_FILE, "run file").get("fitted")
 
 
 def finish_run(run_dir, **details):
@@ -123,8 +219,21 @@ def finish_run(run_dir, **details):
 
 
 def read_record(run_dir):
-    """The run's config record (``config.json``)."""
-    return read_json(Path(run_dir) / CONFIG_FILE, "run config")
+    """The run's config record (``config.json``).
+
+    Raises:
+        ArtifactError: it is not an object with a ``config`` object.
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    record = read_json(path, "run config")
+    if not isinstance(record, dict) or not isinstance(
+            record.get("config"), dict):
+        raise ArtifactError(
+            f"{path} has no 'config' object: it is not the record of a "
+            "kerasseq run (or was edited). Restore it, or train the run "
+            "again"
+        )
+    return record
 
 
 def write_record(run_dir, record):
