@@ -6,7 +6,7 @@ import dataclasses
 import warnings
 
 from kerasseq.errors import ConfigError
-from kerasseq.training import distribution, rundir
+from kerasseq.training import distribution, optimization, rundir
 
 # Batches per window sorted by length when `bucketing` is on.
 SORT_WINDOW = 32
@@ -62,30 +62,6 @@ def tensorboard(log_dir):
                                        write_graph=True)
 
 
-def learning_rate(config, train_ds):
-    """Adam's learning rate: the config's (a number or a Keras schedule),
-    or the `lr_schedule` over all ``epochs`` of `train_ds`: cosine
-    (CosineDecay to 0), linear (PolynomialDecay with power 1 to 0) or
-    exponential (ExponentialDecay to 1%)."""
-    import keras
-
-    schedules = keras.optimizers.schedules
-    if config.lr_schedule not in ("cosine", "linear", "exponential"):
-        return config.learning_rate
-    # Bucketing makes the batch count unknown to tf.data: count them.
-    steps_per_epoch = int(train_ds.reduce(0, lambda count, _: count + 1))
-    total_steps = config.epochs * steps_per_epoch
-    if config.lr_schedule == "cosine":
-        return schedules.CosineDecay(config.learning_rate,
-                                     decay_steps=total_steps)
-    if config.lr_schedule == "linear":
-        return schedules.PolynomialDecay(
-            config.learning_rate, decay_steps=total_steps,
-            end_learning_rate=0.0, power=1.0)
-    return schedules.ExponentialDecay(
-        config.learning_rate, decay_steps=total_steps, decay_rate=0.01)
-
-
 def batching_options(config, strategy):
     """`make_dataset` keyword arguments for how batches are shaped."""
     # Replicas exchange embedding gradients with collectives that need
@@ -133,7 +109,6 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
                    train_split):
     """Builds and compiles ``config.model`` (in the strategy's scope) and
     adapts its layers to the vocabulary and to `train_split`'s labels."""
-    import keras
 
     from kerasseq import layers, models
 
@@ -141,10 +116,8 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
         model = models.build(config.model, tokenizer.vocab_size,
                              num_classes, **config.hparams)
         model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate(config, train_ds)
-            ),
-            loss="sparse_categorical_crossentropy",
+            optimizer=optimization.optimizer(config, train_ds),
+            loss=optimization.loss(config),
             metrics=["accuracy"],
             jit_compile=(
                 "auto" if config.jit_compile is None else config.jit_compile
