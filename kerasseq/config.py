@@ -122,6 +122,10 @@ class TrainConfig:
     label_smoothing: float | None = _field(
         None, "label smoothing of the cross-entropy: targets (1 - s) * "
         "one_hot + s / classes", above=0, below=1, metavar="S")
+    freeze_epochs: int | None = _field(
+        None, "gradual unfreezing: the token embedding stays frozen for "
+        "the first N epochs (without early stopping), then all layers "
+        "train; fewer than epochs", min=1, metavar="N")
     class_weight: str | dict | None = _field(
         None, "none, balanced (scikit-learn weights) or, from Python or a "
         "JSON config, a dict of class name (or index) -> weight; classes "
@@ -204,6 +208,14 @@ class TrainConfig:
             raise ConfigError(
                 f"momentum needs optimizer='sgd' or 'rmsprop'; got "
                 f"optimizer={self.optimizer!r}"
+            )
+        if self.freeze_epochs is not None and (
+                self.freeze_epochs >= self.epochs
+                or self.strategy == "multiworker"):
+            raise ConfigError(
+                f"freeze_epochs must be below epochs={self.epochs} and "
+                f"needs a strategy other than 'multiworker'; got "
+                f"freeze_epochs={self.freeze_epochs}"
             )
         warmup = self.warmup_steps or self.warmup_fraction
         if warmup and (self.lr_schedule == "plateau"

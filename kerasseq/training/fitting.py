@@ -16,9 +16,10 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during `fit`; the backup of the last finished epoch is kept."""
 
 
-def callbacks(config, run_dir, backup=True):
+def callbacks(config, run_dir, backup=True, early_stopping=True):
     """The run's Keras callbacks: CSV log, backup (unless not `backup`),
-    early stopping, the plateau schedule and TensorBoard as configured."""
+    early stopping (unless not `early_stopping`), the plateau schedule
+    and TensorBoard as configured."""
     import keras
 
     # The log row of an epoch is written before its backup, so a kill in
@@ -33,7 +34,7 @@ def callbacks(config, run_dir, backup=True):
         callbacks.append(keras.callbacks.BackupAndRestore(
             str(run_dir / rundir.BACKUP_DIR), double_checkpoint=True
         ))
-    if config.patience is not None:
+    if config.patience is not None and early_stopping:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss",
@@ -115,17 +116,69 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,
                              num_classes, **config.hparams)
-        model.compile(
-            optimizer=optimization.optimizer(config, train_ds),
-            loss=optimization.loss(config),
-            metrics=["accuracy"],
-            jit_compile=(
-                "auto" if config.jit_compile is None else config.jit_compile
-            ),
-        )
+        compile_model(model, config, train_ds)
         layers.adapt_to_vocabulary(model, tokenizer.vocabulary)
         adapt_to_labels(model, train_split, config)
     return model
+
+
+def compile_model(model, config, train_ds):
+    """Compiles `model` with a fresh optimizer, the loss and accuracy."""
+    model.compile(
+        optimizer=optimization.optimizer(config, train_ds),
+        loss=optimization.loss(config),
+        metrics=["accuracy"],
+        jit_compile=(
+            "auto" if config.jit_compile is None else config.jit_compile
+        ),
+    )
+
+
+def frozen_layers(model):
+    """The layers `freeze_epochs` freezes: the token embeddings."""
+    import keras
+
+    from kerasseq.layers import TokenAndPositionEmbedding
+
+    return [layer for layer in model.layers if isinstance(
+        layer, (keras.layers.Embedding, TokenAndPositionEmbedding))]
+
+
+def fit_in_phases(model, config, strategy, train_ds, epochs, done,
+                  make_callbacks, **fit_options):
+    """``model.fit`` for `epochs` epochs; returns the last History.
+
+    With ``config.freeze_epochs``, unless `done` (the epochs a resumed
+    backup holds) already passed them, the `frozen_layers` first train
+    frozen for those epochs without early stopping; then the model is
+    recompiled with every layer trainable (a fresh optimizer that keeps
+    the step count and learning rate) and fit continues to `epochs`.
+    `make_callbacks(early_stopping)` gives each phase its callbacks.
+    """
+    def scope():
+        return strategy.scope() if strategy else contextlib.nullcontext()
+
+    start = 0
+    if config.freeze_epochs and done < config.freeze_epochs:
+        for layer in frozen_layers(model):
+            layer.trainable = False
+        with scope():
+            compile_model(model, config, train_ds)
+        model.fit(train_ds, epochs=config.freeze_epochs,
+                  callbacks=make_callbacks(False), **fit_options)
+        frozen_optimizer = model.optimizer
+        for layer in frozen_layers(model):
+            layer.trainable = True
+        with scope():
+            compile_model(model, config, train_ds)
+            model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(frozen_optimizer.iterations)
+        if not optimization.is_scheduled(model.optimizer):
+            model.optimizer.learning_rate.assign(
+                frozen_optimizer.learning_rate)
+        start = config.freeze_epochs
+    return model.fit(train_ds, initial_epoch=start, epochs=epochs,
+                     callbacks=make_callbacks(True), **fit_options)
 
 
 def adapt_to_labels(model, train_split, config):
@@ -230,13 +283,15 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose,
                 # Bucketed datasets have unknown cardinality; Keras warns.
                 warnings.filterwarnings("ignore",
                                         message="Your input ran out")
-                model.fit(
-                    train_ds,
+                fit_in_phases(
+                    model, config, strategy, train_ds, config.epochs,
+                    rundir.finished_epochs(run_dir),
+                    lambda early_stopping: [
+                        *callbacks(config, run_dir,
+                                   early_stopping=early_stopping),
+                        *extra_callbacks],
                     shuffle=False,
                     validation_data=val_ds,
-                    epochs=config.epochs,
-                    callbacks=[*callbacks(config, run_dir),
-                               *extra_callbacks],
                     class_weight=class_weight,
                     verbose=verbose,
                 )
@@ -285,9 +340,12 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
     dataset = train_dataset(config, sequences, labels, strategy,
                             config.seed + 1)
     keras.utils.set_random_seed(config.seed + 1)
+    # Fewer refit epochs than freeze_epochs: the last one unfreezes.
+    freeze = min(config.freeze_epochs or 0, epochs - 1) or None
+    config = dataclasses.replace(config, epochs=epochs, freeze_epochs=freeze)
     model = compiled_model(
-        dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
-        len(class_names), dataset, (sequences, labels),
+        config, strategy, tokenizer, len(class_names), dataset,
+        (sequences, labels),
     )
     refit_callbacks = list(extra_callbacks)
     if config.tensorboard:
@@ -299,10 +357,11 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Your input ran out")
-            model.fit(
-                dataset, shuffle=False, epochs=epochs,
+            fit_in_phases(
+                model, config, strategy, dataset, epochs, 0,
+                lambda early_stopping: refit_callbacks, shuffle=False,
                 class_weight=class_weights(config, labels, class_names),
-                callbacks=refit_callbacks, verbose=verbose,
+                verbose=verbose,
             )
     except KeyboardInterrupt:
         raise TrainingInterrupted(

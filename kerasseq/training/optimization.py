@@ -58,38 +58,33 @@ class LinearWarmUp(keras.optimizers.schedules.LearningRateSchedule):
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
-class SparseCategoricalCrossentropyWithSmoothing(
-        keras.losses.LossFunctionWrapper):
+class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
     """Cross-entropy of integer labels against the smoothed targets
     ``(1 - s) * one_hot + s / classes`` (Keras' sparse loss has no
     ``label_smoothing``).
 
     Args:
         label_smoothing: float ``s`` in ``[0, 1)``.
+        **kwargs: other keyword arguments of `keras.losses.Loss`.
     """
 
     def __init__(self, label_smoothing=0.0,
                  name="sparse_categorical_crossentropy_with_smoothing",
-                 reduction="sum_over_batch_size", dtype=None):
-        super().__init__(
-            _smoothed_crossentropy, name=name, reduction=reduction,
-            dtype=dtype, label_smoothing=label_smoothing,
-        )
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
         self.label_smoothing = label_smoothing
 
+    def call(self, y_true, y_pred):
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1],
+                              dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            ops.reshape(one_hot, ops.shape(y_pred)), y_pred,
+            label_smoothing=self.label_smoothing)
+
     def get_config(self):
-        config = keras.losses.Loss.get_config(self)
-        config["label_smoothing"] = self.label_smoothing
-        return config
-
-
-def _smoothed_crossentropy(y_true, y_pred, label_smoothing=0.0):
-    num_classes = ops.shape(y_pred)[-1]
-    labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
-    one_hot = ops.one_hot(labels, num_classes, dtype=y_pred.dtype)
-    one_hot = ops.reshape(one_hot, ops.shape(y_pred))
-    return keras.losses.categorical_crossentropy(
-        one_hot, y_pred, label_smoothing=label_smoothing)
+        return {**super().get_config(),
+                "label_smoothing": self.label_smoothing}
 
 
 def loss(config):
@@ -137,6 +132,13 @@ def learning_rate(config, train_ds):
         rate = schedules.ExponentialDecay(
             rate, decay_steps=decay_steps, decay_rate=0.01)
     return LinearWarmUp(rate, warmup_steps) if warmup_steps else rate
+
+
+def is_scheduled(optimizer):
+    """Whether `optimizer` follows a ``LearningRateSchedule``."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return isinstance(inner._learning_rate,
+                      keras.optimizers.schedules.LearningRateSchedule)
 
 
 def optimizer(config, train_ds):
