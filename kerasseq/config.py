@@ -126,6 +126,9 @@ class TrainConfig:
         None, "gradual unfreezing: the token embedding stays frozen for "
         "the first N epochs (without early stopping), then all layers "
         "train; fewer than epochs", min=1, metavar="N")
+    embedding_lr_multiplier: float | None = _field(
+        None, "discriminative fine-tuning: the token embedding learns at "
+        "this multiple of the learning rate", above=0, metavar="M")
     class_weight: str | dict | None = _field(
         None, "none, balanced (scikit-learn weights) or, from Python or a "
         "JSON config, a dict of class name (or index) -> weight; classes "

@@ -20,6 +20,7 @@ CONTROLS = {
     "optimizer": "sgd", "momentum": 0.5, "clipnorm": 5.0,
     "warmup_steps": 2, "lr_schedule": "linear", "label_smoothing": 0.1,
     "class_weight": "balanced", "freeze_epochs": 1, "learning_rate": 0.05,
+    "embedding_lr_multiplier": 0.5,
 }
 
 
@@ -77,6 +78,53 @@ def test_clipping_bounds_the_applied_gradient(clipping):
     before, after = dense_update(clipping, inputs, scale)
     np.testing.assert_allclose(before - after, expected, rtol=1e-5)
     assert np.all(np.isfinite(after))
+
+
+def embedding_and_dense(optimizer_name, multiplier):
+    """A compiled Embedding + Dense model and one applied step of fixed
+    gradients: ``(before, after, gradients)`` per variable."""
+    from kerasseq.training import fitting
+
+    ids = keras.Input((3,), dtype="int32")
+    x = keras.layers.Embedding(5, 2, name="embedding")(ids)
+    outputs = keras.layers.Dense(1, name="dense")(x)
+    model = keras.Model(ids, outputs)
+    config = TrainConfig(optimizer=optimizer_name, learning_rate=0.1,
+                         embedding_lr_multiplier=multiplier)
+    fitting.compile_model(model, config, None)
+    variables = model.trainable_variables
+    before = [v.numpy().copy() for v in variables]
+    rng = np.random.default_rng(3)
+    gradients = [rng.normal(size=v.shape).astype("float32")
+                 for v in variables]
+    model.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+    return ([v.path for v in variables], before,
+            [v.numpy() for v in variables], gradients)
+
+
+def test_embedding_learns_at_its_multiple_of_the_rate():
+    paths, before, after, gradients = embedding_and_dense("sgd", 0.1)
+    for path, old, new, gradient in zip(paths, before, after, gradients,
+                                        strict=True):
+        rate = 0.01 if path.startswith("embedding/") else 0.1
+        np.testing.assert_allclose(old - new, rate * gradient, rtol=1e-5)
+    # Adam's first step is rate * sign(gradient) (up to epsilon).
+    paths, before, after, gradients = embedding_and_dense("adam", 0.1)
+    for path, old, new, gradient in zip(paths, before, after, gradients,
+                                        strict=True):
+        rate = 0.01 if path.startswith("embedding/") else 0.1
+        np.testing.assert_allclose(old - new, rate * np.sign(gradient),
+                                   rtol=1e-3)
+
+
+def test_layer_rate_optimizer_round_trips():
+    optimizer = optimization.optimizer(
+        TrainConfig(optimizer="adamw"), None, {"embedding": 0.25})
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    again = keras.optimizers.deserialize(
+        keras.optimizers.serialize(optimizer))
+    assert type(again) is type(optimizer)
+    assert again.layer_rates == {"embedding": 0.25}
 
 
 def reference_rate(step, name, warmup, total, rate=0.01):
@@ -231,7 +279,7 @@ def test_every_new_field_round_trips_through_json():
     config = TrainConfig(
         optimizer="adamw", weight_decay=0.02, global_clipnorm=1.0,
         clipvalue=3.0, warmup_fraction=0.1, lr_schedule="cosine",
-        label_smoothing=0.05, freeze_epochs=2,
+        label_smoothing=0.05, freeze_epochs=2, embedding_lr_multiplier=0.1,
     )
     record = json.loads(json.dumps(config.to_dict()))
     assert TrainConfig.from_dict(record) == config
@@ -254,6 +302,7 @@ def test_every_new_field_round_trips_through_json():
     {"warmup_steps": 10, "warmup_fraction": 0.1},
     {"warmup_steps": 10, "lr_schedule": "plateau"},
     {"label_smoothing": 1.0},
+    {"embedding_lr_multiplier": 0},
     {"freeze_epochs": 10, "epochs": 10},
     {"freeze_epochs": 1, "strategy": "multiworker"},
 ])

@@ -123,9 +123,15 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
 
 
 def compile_model(model, config, train_ds):
-    """Compiles `model` with a fresh optimizer, the loss and accuracy."""
+    """Compiles `model` with a fresh optimizer (the token embeddings at
+    ``embedding_lr_multiplier`` times the rate), the loss and accuracy."""
+    layer_rates = None
+    if config.embedding_lr_multiplier is not None:
+        layer_rates = dict.fromkeys(
+            [layer.name for layer in embedding_layers(model)],
+            config.embedding_lr_multiplier)
     model.compile(
-        optimizer=optimization.optimizer(config, train_ds),
+        optimizer=optimization.optimizer(config, train_ds, layer_rates),
         loss=optimization.loss(config),
         metrics=["accuracy"],
         jit_compile=(
@@ -134,8 +140,9 @@ def compile_model(model, config, train_ds):
     )
 
 
-def frozen_layers(model):
-    """The layers `freeze_epochs` freezes: the token embeddings."""
+def embedding_layers(model):
+    """The token embeddings: the layers `freeze_epochs` freezes and
+    `embedding_lr_multiplier` slows down."""
     import keras
 
     from kerasseq.layers import TokenAndPositionEmbedding
@@ -149,7 +156,7 @@ def fit_in_phases(model, config, strategy, train_ds, epochs, done,
     """``model.fit`` for `epochs` epochs; returns the last History.
 
     With ``config.freeze_epochs``, unless `done` (the epochs a resumed
-    backup holds) already passed them, the `frozen_layers` first train
+    backup holds) already passed them, the `embedding_layers` first train
     frozen for those epochs without early stopping; then the model is
     recompiled with every layer trainable (a fresh optimizer that keeps
     the step count and learning rate) and fit continues to `epochs`.
@@ -160,14 +167,14 @@ def fit_in_phases(model, config, strategy, train_ds, epochs, done,
 
     start = 0
     if config.freeze_epochs and done < config.freeze_epochs:
-        for layer in frozen_layers(model):
+        for layer in embedding_layers(model):
             layer.trainable = False
         with scope():
             compile_model(model, config, train_ds)
         model.fit(train_ds, epochs=config.freeze_epochs,
                   callbacks=make_callbacks(False), **fit_options)
         frozen_optimizer = model.optimizer
-        for layer in frozen_layers(model):
+        for layer in embedding_layers(model):
             layer.trainable = True
         with scope():
             compile_model(model, config, train_ds)

@@ -141,9 +141,43 @@ def is_scheduled(optimizer):
                       keras.optimizers.schedules.LearningRateSchedule)
 
 
-def optimizer(config, train_ds):
+class _LayerRates:
+    """Mixin: the variables of the layers named in `layer_rates` learn at
+    ``layer_rates[name]`` times the learning rate."""
+
+    def __init__(self, *args, layer_rates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layer_rates = dict(layer_rates or {})
+
+    def update_step(self, gradient, variable, learning_rate):
+        path = self._trainable_variables[
+            self._get_variable_index(variable)].path
+        for layer, multiplier in self.layer_rates.items():
+            if path.startswith(layer + "/"):
+                learning_rate = ops.multiply(learning_rate, multiplier)
+                break
+        return super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "layer_rates": self.layer_rates}
+
+
+# The optimizers with per-layer learning rates, registered for reloading:
+# LayerRateAdam, LayerRateAdamW, LayerRateSGD, LayerRateRMSprop.
+LAYER_RATE_OPTIMIZERS = {
+    name: keras.saving.register_keras_serializable(package="kerasseq")(
+        type(f"LayerRate{base.__name__}", (_LayerRates, base),
+             {"__doc__": f"`keras.optimizers.{base.__name__}` with "
+                         "per-layer learning-rate multipliers."}))
+    for name, base in OPTIMIZERS.items()
+}
+
+
+def optimizer(config, train_ds, layer_rates=None):
     """A fresh Keras optimizer of ``config.optimizer`` with the config's
-    learning rate, weight decay, momentum and clipping."""
+    learning rate, weight decay, momentum and clipping; with
+    `layer_rates` (``{layer name: multiplier}``) its ``LayerRate``
+    subclass, whose named layers learn at the multiplied rate."""
     options = {"learning_rate": learning_rate(config, train_ds)}
     for name in ("weight_decay", "momentum", "clipnorm", "global_clipnorm",
                  "clipvalue"):
@@ -151,4 +185,7 @@ def optimizer(config, train_ds):
             options[name] = getattr(config, name)
     if config.nesterov:
         options["nesterov"] = True
+    if layer_rates:
+        return LAYER_RATE_OPTIMIZERS[config.optimizer](
+            layer_rates=layer_rates, **options)
     return OPTIMIZERS[config.optimizer](**options)
