@@ -324,3 +324,50 @@ def test_bad_values_exit_2_on_the_command_line(tmp_path, argv):
     assert main(["train", "--model", "bag_of_embeddings", "--out",
                  str(out), *argv]) == 2
     assert not out.exists()
+
+
+class InterruptAfter(EmbeddingRecorder):
+    """Records like `EmbeddingRecorder`; Ctrl-C after epoch `epoch` (once
+    the run's backup holds it)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("interrupted_epoch", [0, 1])
+def test_interrupted_gradual_unfreezing_resumes(tmp_path,
+                                                interrupted_epoch):
+    from kerasseq.training import TrainingInterrupted
+
+    config = TrainConfig(
+        model="bag_of_embeddings", out=str(tmp_path / "run"), epochs=3,
+        freeze_epochs=2, patience=None, export=False,
+        data_options={"n": 200},
+        hparams={"embedding_dim": 8, "hidden_units": 8},
+    )
+    first = InterruptAfter(interrupted_epoch)
+    with pytest.raises(TrainingInterrupted):
+        train(config, verbose=0, callbacks=[first])
+    rerun = EmbeddingRecorder()
+    result = train(config, verbose=0, callbacks=[rerun])
+    # The rerun starts from the backed-up weights.
+    np.testing.assert_array_equal(rerun.snapshots[0][0],
+                                  first.snapshots[-1][0])
+    with open(result.run_dir / rundir.LOG_FILE) as handle:
+        epochs = [row["epoch"] for row in csv.DictReader(handle)]
+    assert epochs == ["0", "1", "2"][:interrupted_epoch + 1] + ["1", "2"][
+        interrupted_epoch:]
+    assert result.metrics["epochs_run"] == 3
+    embeddings = [first.snapshots[0][0]] + [
+        snapshot[0] for snapshot in (first.snapshots[1:]
+                                     + rerun.snapshots[1:])]
+    # Frozen for epochs 0 and 1, trained in epoch 2.
+    np.testing.assert_array_equal(embeddings[1], embeddings[0])
+    np.testing.assert_array_equal(embeddings[2], embeddings[0])
+    assert not np.allclose(embeddings[3], embeddings[2])

@@ -174,6 +174,9 @@ def fit_in_phases(model, config, strategy, train_ds, epochs, done,
         model.fit(train_ds, epochs=config.freeze_epochs,
                   callbacks=make_callbacks(False), **fit_options)
         frozen_optimizer = model.optimizer
+        # A resumed backup's epoch outlives its fit in Keras; the next
+        # phase starts at freeze_epochs.
+        model._initial_epoch = None
         for layer in embedding_layers(model):
             layer.trainable = True
         with scope():
