@@ -297,8 +297,9 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose,
                     model, config, strategy, train_ds, config.epochs,
                     rundir.finished_epochs(run_dir),
                     lambda early_stopping: [
-                        *callbacks(config, run_dir,
-                                   early_stopping=early_stopping),
+                        *(callbacks(config, run_dir) if early_stopping
+                          else callbacks(config, run_dir,
+                                         early_stopping=False)),
                         *extra_callbacks],
                     shuffle=False,
                     validation_data=val_ds,
