@@ -371,3 +371,21 @@ def test_interrupted_gradual_unfreezing_resumes(tmp_path,
     np.testing.assert_array_equal(embeddings[1], embeddings[0])
     np.testing.assert_array_equal(embeddings[2], embeddings[0])
     assert not np.allclose(embeddings[3], embeddings[2])
+
+
+def test_refit_unfreezes_for_its_last_epoch(tmp_path):
+    recorder = EmbeddingRecorder()
+    config = TrainConfig(
+        model="bag_of_embeddings", out=str(tmp_path / "run"), epochs=3,
+        freeze_epochs=2, patience=None, refit=True, export=False,
+        data_options={"n": 200},
+        hparams={"embedding_dim": 8, "hidden_units": 8},
+    )
+    result = train(config, verbose=0, callbacks=[recorder])
+    assert result.metrics["refit_epochs"] == 3
+    # The refit's snapshots follow the validated fit's four.
+    refit = [snapshot[0] for snapshot in recorder.snapshots[4:]]
+    assert len(refit) == 3
+    np.testing.assert_array_equal(refit[1], refit[0])
+    assert not np.allclose(refit[2], refit[1])
+    assert np.isfinite(result.metrics["accuracy"])
