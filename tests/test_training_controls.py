@@ -389,3 +389,19 @@ def test_refit_unfreezes_for_its_last_epoch(tmp_path):
     np.testing.assert_array_equal(refit[1], refit[0])
     assert not np.allclose(refit[2], refit[1])
     assert np.isfinite(result.metrics["accuracy"])
+
+
+def test_lr_find_replaces_the_warmup(tmp_path):
+    from kerasseq import lr_find
+
+    config = TrainConfig(
+        model="bag_of_embeddings", out=str(tmp_path / "unused"), epochs=1,
+        warmup_steps=5, optimizer="sgd", momentum=0.9,
+        embedding_lr_multiplier=0.5, data_options={"n": 200},
+        hparams={"embedding_dim": 8, "hidden_units": 8}, export=False,
+    )
+    result = lr_find(config, start_lr=1e-3, end_lr=1.0, steps=10,
+                     out=tmp_path / "finder")
+    np.testing.assert_allclose(result.learning_rates,
+                               np.geomspace(1e-3, 1.0, 10)[
+                                   :len(result.learning_rates)], rtol=1e-6)
