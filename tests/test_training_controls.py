@@ -405,3 +405,14 @@ def test_lr_find_replaces_the_warmup(tmp_path):
     np.testing.assert_allclose(result.learning_rates,
                                np.geomspace(1e-3, 1.0, 10)[
                                    :len(result.learning_rates)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("changes", [{"freeze_epochs": 1},
+                                     {"embedding_lr_multiplier": 0.1}])
+def test_pretrained_layer_controls_need_a_token_embedding(changes):
+    from kerasseq.training import fitting
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    with pytest.raises(ConfigError, match="need a model with a token"):
+        fitting.compile_model(model, TrainConfig(**changes), None)

@@ -126,6 +126,13 @@ def compile_model(model, config, train_ds):
     """Compiles `model` with a fresh optimizer (the token embeddings at
     ``embedding_lr_multiplier`` times the rate), the loss and accuracy."""
     layer_rates = None
+    if (config.freeze_epochs or config.embedding_lr_multiplier) and not (
+            embedding_layers(model)):
+        raise ConfigError(
+            f"freeze_epochs and embedding_lr_multiplier need a model with "
+            f"a token embedding; {config.model!r} has none (set them to "
+            f"none or choose another model)"
+        )
     if config.embedding_lr_multiplier is not None:
         layer_rates = dict.fromkeys(
             [layer.name for layer in embedding_layers(model)],
