@@ -1,5 +1,5 @@
 """The ``kerasseq`` command: train, evaluate, models, recipes, predict,
-export, lr-find, compare, tune.
+export, lr-find, compare, tune, vectors.
 
 A thin argparse layer over `kerasseq.training` and `kerasseq.exporter`.
 Heavy modules (TensorFlow, Keras) are imported only by the subcommand
@@ -12,6 +12,7 @@ Any `kerasseq.errors.KerasSeqError` becomes exit code 2 and one line
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from kerasseq.config import (
@@ -19,7 +20,7 @@ from kerasseq.config import (
     command_line_wording,
     config_values,
 )
-from kerasseq.errors import ConfigError, KerasSeqError
+from kerasseq.errors import ConfigError, KerasSeqError, KerasSeqWarning
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -152,6 +153,26 @@ def _parser():
     predict.add_argument("--input", metavar="FILE",
                          help="text file (one per line) or CSV")
     predict.add_argument("--text-column", default="text")
+
+    vectors = commands.add_parser(
+        "vectors", help="train word vectors (gensim) for --set "
+        "embeddings=FILE")
+    vectors.add_argument("--data", action="append", required=True,
+                         metavar="SOURCE", dest="sources",
+                         help="a dataset source (its training split only), "
+                         "a CSV/TSV/JSONL with a text column and no labels, "
+                         "or a .txt with one text per line; repeatable")
+    vectors.add_argument("--out", required=True, metavar="FILE",
+                         help="word2vec text file to write")
+    vectors.add_argument("--method", choices=("word2vec", "fasttext"),
+                         default="word2vec")
+    vectors.add_argument("--dim", type=int, default=100,
+                         help="vector size (default 100)")
+    vectors.add_argument("--epochs", type=int, default=5,
+                         help="passes over the corpus (default 5)")
+    vectors.add_argument("--min-count", type=int, default=2,
+                         help="ignore rarer words (default 2)")
+    vectors.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -257,7 +278,8 @@ def _lr_find(args):
 
 
 def _compare(args):
-    from kerasseq import compare, training
+    from kerasseq import training
+    from kerasseq.compare import compare, markdown_table
     from kerasseq.config import TrainConfig
 
     fields = TrainConfig.field_names()
@@ -268,11 +290,11 @@ def _compare(args):
         assignments.append(f"hparams.{assignment.strip()}" if bare
                            else assignment)
     values = training.apply_overrides({}, assignments)
-    result = compare.compare(
+    result = compare(
         args.models, args.data, epochs=args.epochs, out=args.out,
         overwrite=args.overwrite, **values,
     )
-    print(compare.markdown_table(result.rows))
+    print(markdown_table(result.rows))
     print(f"comparison: {result.out}")
     return 0
 
@@ -323,6 +345,28 @@ def _predict(args):
     )
 
 
+def _vectors(args):
+    from kerasseq.vectors import vectors_command
+
+    vectors_command(args.sources, args.out, method=args.method,
+                    dim=args.dim, epochs=args.epochs,
+                    min_count=args.min_count, seed=args.seed)
+    return 0
+
+def _one_line_warnings(show):
+    """`warnings.showwarning` printing kerasseq warnings as one
+    ``warning: ...`` line on stderr, others with `show`."""
+
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, KerasSeqWarning):
+            text = " ".join(str(message).split())
+            print(f"warning: {text}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
+
 def main(argv=None):
     """Runs the ``kerasseq`` command; returns the exit code."""
     try:
@@ -332,9 +376,13 @@ def main(argv=None):
     handler = {"train": _train, "evaluate": _evaluate, "models": _models,
                "recipes": _recipes, "predict": _predict,
                "lr-find": _lr_find, "compare": _compare,
-               "tune": _tune, "export": _export}[args.command]
+               "tune": _tune, "export": _export,
+               "vectors": _vectors}[args.command]
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", KerasSeqWarning)
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            return handler(args)
     except KerasSeqError as error:
         message = command_line_wording(" ".join(str(error).split()))
         print(f"error: {message}", file=sys.stderr)

@@ -140,6 +140,10 @@ def _configs(names, data, epochs, out, overrides):
         if epochs is not None:
             values["epochs"] = epochs
         config = TrainConfig.from_dict(values)
+        if config.multi_label:
+            raise ConfigError(
+                "compare does not support multi_label yet (it ranks by "
+                "accuracy); train the multi-label models one by one")
         models.resolve_hparams(name, **config.hparams)
         if run_status(config.out) == "finished" and not config.overwrite:
             raise ConfigError(

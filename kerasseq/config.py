@@ -167,6 +167,21 @@ class TrainConfig:
     tensorboard: bool = _field(
         False, "write TensorBoard logs (loss, metrics, learning rate, the "
         "model graph) into out/tensorboard")
+    embeddings: str | None = _field(
+        None, "word vectors that initialise the token embedding: GloVe "
+        "text, word2vec text or binary, fastText .vec or .bin (none: "
+        "random); embedding_dim follows the file unless set",
+        free_text=True, path=True, metavar="FILE")
+    embeddings_trainable: bool = _field(
+        True, "fine-tune the loaded word vectors (false: frozen)")
+    multi_label: bool = _field(
+        False, "each example has a set of labels (joined by "
+        "data_options.label_separator, default |): sigmoid head, binary "
+        "cross-entropy, a decision threshold chosen on validation")
+    threshold_mode: str = _field(
+        "global", "multi-label decision threshold: global (one, maximizing "
+        "validation micro-F1) or per_label (one per label, each maximizing "
+        "its validation F1)", choices=("global", "per_label"))
     data_options: dict = _field(
         {}, "keyword arguments for `kerasseq.load_dataset` (--set "
         "data_options.NAME=VALUE)", flag=None)
@@ -188,8 +203,26 @@ class TrainConfig:
                 f"none; got {self.lr_schedule!r}"
             )
         self._check_training_controls()
+        if self.multi_label and self.class_weight is not None:
+            raise ConfigError(
+                "class_weight is not supported with multi_label (Keras "
+                "class weights are per class id); drop one of them"
+            )
+        if self.multi_label and self.strategy == "multiworker":
+            raise ConfigError(
+                "multi_label is not supported with strategy 'multiworker' "
+                "(its training loop counts single-label accuracy); use "
+                "another strategy"
+            )
         if self.out is None:
             self.out = str(Path("runs") / self.model)
+
+    def dataset_options(self):
+        """`kerasseq.load_dataset` options: ``data_options``, plus
+        ``multi_label=True`` for a multi-label run."""
+        if self.multi_label:
+            return {**self.data_options, "multi_label": True}
+        return dict(self.data_options)
 
     def _check_training_controls(self):
         pairs = (("clipnorm", "global_clipnorm"),

@@ -104,6 +104,10 @@ def train_ensemble(config, members, *, verbose=1):
         interrupted ensemble resumes when called again (finished members
         are loaded, not retrained).
     """
+    if config.multi_label:
+        raise ConfigError(
+            "ensembles do not support multi_label yet (members are "
+            "averaged as softmax classifiers); train one multi-label model")
     configs = member_configs(config, members)
     for index, runs in enumerate(configs):
         if len(runs) > 1 and not (config.refit and config.maxlen):

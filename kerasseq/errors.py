@@ -20,3 +20,12 @@ class ConfigError(KerasSeqError, ValueError):
 
 class ArtifactError(KerasSeqError):
     """A saved artifact (tokenizer JSON, model, export) is missing or bad."""
+
+
+class KerasSeqWarning(UserWarning):
+    """Base class of kerasseq's warnings; the CLI prints them on one
+    line."""
+
+
+class MultiLabelWarning(KerasSeqWarning):
+    """Single-label data whose labels contain the multi-label separator."""

@@ -9,7 +9,9 @@ on it directly)::
                           # SavedModel, signature "serving_default":
                           #   text: string [batch] ->
                           #   probabilities: float32 [batch, classes],
-                          #   label: string [batch]
+                          #   label: string [batch]; multi-label
+                          #   exports: the predicted set joined by "|"
+                          #   and labels: bool [batch, classes]
     PATH/model.keras      # the same string-in Keras model
     PATH/kerasseq.json    # class names, maxlen, versions, metrics, signature
     PATH/tokenizer.json   # the tokenizer, for retraining or inspection
@@ -60,6 +62,16 @@ SIGNATURE_DESCRIPTION = {
         "label": {"dtype": "string", "shape": [None]},
     },
 }
+MULTILABEL_SIGNATURE_DESCRIPTION = {
+    "name": SIGNATURE_NAME,
+    "inputs": {INPUT_NAME: {"dtype": "string", "shape": [None]}},
+    "outputs": {
+        "probabilities": {"dtype": "float32", "shape": [None, "num_classes"]},
+        "labels": {"dtype": "bool", "shape": [None, "num_classes"]},
+        "label": {"dtype": "string", "shape": [None],
+                  "meaning": "the predicted labels joined by '|'"},
+    },
+}
 
 
 def export(
@@ -73,6 +85,7 @@ def export(
     metadata=None,
     check=True,
     check_texts=None,
+    thresholds=None,
 ):
     """Write a serving export of `model` + `tokenizer` to directory `path`.
 
@@ -92,6 +105,9 @@ def export(
             ``keras.layers.TFSMLayer``) and the ``.keras`` file and compare
             them with `model` on sample texts.
         check_texts: extra texts for the check.
+        thresholds: for a multi-label model (sigmoid head), its decision
+            thresholds, one per class: the signature then also returns
+            the predicted label set.
 
     Returns:
         The export directory as a `pathlib.Path`.
@@ -120,18 +136,28 @@ def export(
         )
     metadata = dict(metadata or {})
     _check_json(metadata)
+    if thresholds is not None:
+        thresholds = [float(t) for t in np.ravel(thresholds)]
+        if len(thresholds) != len(class_names):
+            raise ConfigError(
+                f"Expected one threshold per class ({len(class_names)}). "
+                f"Received {len(thresholds)}."
+            )
+        metadata["thresholds"] = dict(
+            zip(class_names, thresholds, strict=True))
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         vectorizer = tokenizer.vectorizer(maxlen)
         string_model = build_string_model(model, vectorizer)
-        _write_saved_model(string_model, class_names, tmp)
+        _write_saved_model(string_model, class_names, tmp, thresholds)
         _write_keras_model(string_model, tmp)
         _write_json_files(tmp, tokenizer, class_names, maxlen, model, metadata)
         if check:
             texts = _sample_texts(vectorizer, maxlen, check_texts)
-            _self_check(tmp, model, tokenizer, class_names, maxlen, texts)
+            _self_check(tmp, model, tokenizer, class_names, maxlen, texts,
+                        thresholds)
         _move_into_place(tmp, path, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -216,11 +242,15 @@ def predict(path, texts):
     """Classify `texts` with the export at `path`.
 
     Returns:
-        One ``{"text", "label", "probabilities": {class: p}}`` per text.
+        One ``{"text", "label", "probabilities": {class: p}}`` per text;
+        for a multi-label export ``"labels"`` (the predicted set, a list)
+        instead of ``"label"``.
     """
     import tensorflow as tf
 
-    class_names = read_metadata(path)["class_names"]
+    metadata = read_metadata(path)
+    class_names = metadata["class_names"]
+    multi_label = metadata.get("multi_label", False)
     serve = load_export(path)
     texts = [str(text) for text in texts]
     results = []
@@ -229,11 +259,19 @@ def predict(path, texts):
         outputs = serve(tf.constant(batch, dtype=tf.string))
         probabilities = outputs["probabilities"].numpy()
         labels = outputs["label"].numpy()
-        for text, label, row in zip(batch, labels, probabilities, strict=True):
+        chosen = outputs["labels"].numpy() if multi_label else labels
+        for text, label, row in zip(batch, chosen, probabilities, strict=True):
+            if multi_label:
+                prediction = {"labels": [
+                    name for name, on in zip(class_names, label, strict=True)
+                    if on
+                ]}
+            else:
+                prediction = {"label": label.decode("utf-8")}
             results.append(
                 {
                     "text": text,
-                    "label": label.decode("utf-8"),
+                    **prediction,
                     "probabilities": {
                         name: float(p)
                         for name, p in zip(class_names, row, strict=True)
@@ -341,19 +379,31 @@ def _check_json(metadata):
         ) from err
 
 
-def _write_saved_model(string_model, class_names, directory):
+def _write_saved_model(string_model, class_names, directory, thresholds):
     import keras
     import tensorflow as tf
 
     names = tf.constant(class_names, dtype=tf.string)
+    cutoffs = None if thresholds is None else tf.constant(
+        thresholds, dtype=tf.float32)
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)]
     )
     def serve(text):
         probabilities = string_model(text, training=False)
-        label = tf.gather(names, tf.argmax(probabilities, axis=-1))
-        return {"probabilities": probabilities, "label": label}
+        if cutoffs is None:
+            label = tf.gather(names, tf.argmax(probabilities, axis=-1))
+            return {"probabilities": probabilities, "label": label}
+        chosen = probabilities >= cutoffs
+        label_set = tf.ragged.boolean_mask(
+            tf.broadcast_to(names, tf.shape(chosen)), chosen)
+        return {
+            "probabilities": probabilities,
+            "labels": chosen,
+            "label": tf.strings.reduce_join(label_set, axis=-1,
+                                            separator="|"),
+        }
 
     archive = keras.export.ExportArchive()
     archive.track(string_model)
@@ -374,7 +424,7 @@ def _write_json_files(directory, tokenizer, class_names, maxlen, model, meta):
     write_atomically(
         directory / TOKENIZER_FILE, lambda file: file.write(tokenizer.to_json())
     )
-    reserved = ("model_name", "model_config", "metrics")
+    reserved = ("model_name", "model_config", "metrics", "thresholds")
     description = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -391,7 +441,10 @@ def _write_json_files(directory, tokenizer, class_names, maxlen, model, meta):
             "keras": keras.__version__,
             "tensorflow": tf.__version__,
         },
-        "signature": SIGNATURE_DESCRIPTION,
+        "multi_label": "thresholds" in meta,
+        "thresholds": meta.get("thresholds"),
+        "signature": (MULTILABEL_SIGNATURE_DESCRIPTION
+                      if "thresholds" in meta else SIGNATURE_DESCRIPTION),
         "files": {
             "saved_model": ".",
             "keras_model": KERAS_FILE,
@@ -413,7 +466,8 @@ def _sample_texts(vectorizer, maxlen, check_texts):
     ]
 
 
-def _self_check(directory, model, tokenizer, class_names, maxlen, texts):
+def _self_check(directory, model, tokenizer, class_names, maxlen, texts,
+                thresholds=None):
     import keras
     import tensorflow as tf
 
@@ -460,7 +514,15 @@ def _self_check(directory, model, tokenizer, class_names, maxlen, texts):
             )
         if "label" in output:
             labels = [x.decode("utf-8") for x in np.asarray(output["label"])]
-            if labels != [class_names[i] for i in got.argmax(axis=-1)]:
+            if thresholds is None:
+                expected_labels = [class_names[i] for i in got.argmax(-1)]
+            else:
+                expected_labels = [
+                    "|".join(np.asarray(class_names)[
+                        row >= np.float32(thresholds)])
+                    for row in got
+                ]
+            if labels != expected_labels:
                 raise ArtifactError(
                     f"Export self-check failed: {source} labels do not match "
                     "the class names of the highest probabilities; nothing "

@@ -227,14 +227,18 @@ def _run_range_test(config, finder, verbose):
     training dataset, the compiled model and the class weights, so the
     test sees what `train` would.
     """
-    from kerasseq import models
+    from kerasseq import models, vectors
     from kerasseq.datasets import load_dataset
     from kerasseq.training import distribution, fitting
 
+    hparams = config.hparams
+    if config.embeddings is not None:
+        hparams = vectors.model_hparams(
+            config.model, hparams, vectors.load_vectors(config.embeddings))
     config = dataclasses.replace(
-        config, hparams=models.resolve_hparams(config.model, **config.hparams))
+        config, hparams=models.resolve_hparams(config.model, **hparams))
     strategy = distribution.make_strategy(config)
-    dataset = load_dataset(config.data, **config.data_options)
+    dataset = load_dataset(config.data, **config.dataset_options())
     texts, labels, _, _ = dataset.validation_split(
         config.validation_fraction, config.seed)
     tokenizer = fitting.fit_tokenizer(config, texts)

@@ -45,10 +45,12 @@ def _ragged_ids(sequences, maxlen):
 
 def _labels_tensor(labels, count):
     labels = np.asarray(labels)
+    if labels.ndim == 2 and len(labels) == count:
+        return tf.constant(labels, dtype=tf.float32)
     if labels.ndim != 1 or len(labels) != count:
         raise DataError(
-            f"Expected one label per sequence ({count}). Received labels "
-            f"of shape {labels.shape}."
+            f"Expected one label per sequence ({count}), or a multi-hot "
+            f"row per sequence. Received labels of shape {labels.shape}."
         )
     if labels.dtype.kind not in "iu":
         raise DataError(
@@ -135,7 +137,8 @@ def make_dataset(
             len(lengths), seed=seed, reshuffle_each_iteration=True
         )
     length = maxlen if pad_to_maxlen else None
-    shapes = [length] if labels is None else ([length], [])
+    shapes = [length] if labels is None else (
+        [length], list(np.shape(labels)[1:]))
     if sort_window is not None:
         window = sort_window * batch_size
         dataset = dataset.ragged_batch(window).map(_sort_by_length)

@@ -2,6 +2,7 @@
 
     predictor = kerasseq.predictor.load("runs/bilstm_bahdanau")
     predictor.predict(["a great film"])          # ["positive"]
+    # multi-label runs: the label set of each text, [["earn", "acq"]]
     predictor.predict_proba(["a great film"])    # [[0.03, 0.97]]
     predictor.explain("not at all funny")        # per-token importances
     predictor.evaluate("reviews.csv")            # the metrics of a run
@@ -70,16 +71,24 @@ class Predictor:
 
     Build one with `load`. Methods taking texts accept a list, tuple,
     1-D NumPy array (``str`` or ``object`` dtype) or pandas Series of
-    strings.
+    strings. `thresholds` (one per class) marks a multi-label model.
     """
 
-    def __init__(self, model, tokenizer, class_names, maxlen, source):
+    def __init__(self, model, tokenizer, class_names, maxlen, source,
+                 thresholds=None):
         self.model = model
         self.tokenizer = tokenizer
         self.class_names = list(class_names)
         self.maxlen = maxlen
         self.source = source
+        self.thresholds = (None if thresholds is None
+                           else np.asarray(thresholds, dtype="float32"))
         self._attention = None
+
+    @property
+    def multi_label(self):
+        """Whether the model predicts a set of labels per text."""
+        return self.thresholds is not None
 
     def __repr__(self):
         return (f"Predictor(source={str(self.source)!r}, "
@@ -92,8 +101,14 @@ class Predictor:
         return self._probabilities(self.tokenizer.texts_to_sequences(texts))
 
     def predict(self, texts):
-        """The most probable class name of each text, as a list."""
+        """The most probable class name of each text, as a list; for a
+        multi-label model the list of labels at or above their
+        thresholds, per text."""
         probabilities = self.predict_proba(texts)
+        if self.multi_label:
+            names = np.asarray(self.class_names, dtype=object)
+            return [names[row >= self.thresholds].tolist()
+                    for row in probabilities]
         return [self.class_names[i] for i in probabilities.argmax(axis=1)]
 
     def explain(self, text):
@@ -146,8 +161,13 @@ class Predictor:
                 model does not know.
         """
         from kerasseq.datasets import load_dataset
-        from kerasseq.reporting import compute_metrics
+        from kerasseq.reporting import (
+            compute_metrics,
+            compute_multilabel_metrics,
+        )
 
+        if self.multi_label:
+            data_options = {"multi_label": True, **data_options}
         dataset = load_dataset(source, **data_options)
         unknown = sorted(set(dataset.class_names) - set(self.class_names))
         if unknown:
@@ -160,8 +180,13 @@ class Predictor:
             raise DataError(f"{source} has no test examples to evaluate on")
         to_model_id = np.array(
             [self.class_names.index(name) for name in dataset.class_names])
-        y_true = to_model_id[np.asarray(dataset.test_labels)]
         y_prob = self.predict_proba(dataset.test_texts)
+        if self.multi_label:
+            y_true = np.zeros_like(y_prob)
+            y_true[:, to_model_id] = dataset.test_labels
+            return compute_multilabel_metrics(
+                y_true, y_prob, self.class_names, self.thresholds)
+        y_true = to_model_id[np.asarray(dataset.test_labels)]
         return compute_metrics(y_true, y_prob, self.class_names)
 
     def _probabilities(self, sequences):
@@ -266,8 +291,12 @@ def _load_run(path):
             "with the same config to resume) before loading it"
         )
     model, tokenizer, record = training.load_run(path)
-    return Predictor(model, tokenizer, record["class_names"],
-                     record["config"]["maxlen"], path)
+    thresholds = record.get("thresholds")
+    return Predictor(
+        model, tokenizer, record["class_names"], record["config"]["maxlen"],
+        path, None if thresholds is None
+        else [thresholds[name] for name in record["class_names"]],
+    )
 
 
 def _load_export(path):
@@ -298,5 +327,9 @@ def _load_export(path):
             f"{files[0]} does not hold one trained model behind its text "
             "vectorizer. Export the model again with kerasseq.export(...)."
         )
-    return Predictor(inner[0], tokenizer, metadata["class_names"],
-                     metadata["maxlen"], path)
+    thresholds = metadata.get("thresholds")
+    return Predictor(
+        inner[0], tokenizer, metadata["class_names"], metadata["maxlen"],
+        path, None if thresholds is None
+        else [thresholds[name] for name in metadata["class_names"]],
+    )

@@ -516,6 +516,11 @@ def _base_config(config):
             f"{type(config).__name__}.")
     base = {k: v for k, v in config.items() if k not in ("out", "overwrite")}
     checked = TrainConfig.from_dict(base).to_dict()
+    if checked["multi_label"]:
+        raise ConfigError(
+            "kerasseq tune does not support multi_label yet (its objective "
+            "is val_accuracy); tune a single-label run, or train "
+            "multi-label configs one by one")
     specs = models.hparam_specs(checked["model"])
     hparams = {}
     for name, value in checked["hparams"].items():

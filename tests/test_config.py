@@ -145,3 +145,16 @@ def test_config_table_lists_every_field():
     assert "`--learning-rate`" in learning_rate
     assert "a finite number > 0" in learning_rate
     assert "one of: auto, none, mirrored, multiworker" in config_table()
+
+
+def test_docs_table_is_the_generated_one():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" /
+            "training.md").read_text(encoding="utf-8")
+    start, end = "<!-- config table -->\n", "<!-- end config table -->\n"
+    assert start in text and end in text
+    table = text[text.index(start) + len(start):text.index(end)]
+    assert table.strip() == config_table().strip(), (
+        "docs/training.md's config table is stale; regenerate it with "
+        "python docs/regenerate.py")

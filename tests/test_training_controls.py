@@ -119,12 +119,12 @@ def test_embedding_learns_at_its_multiple_of_the_rate():
 
 def test_layer_rate_optimizer_round_trips():
     optimizer = optimization.optimizer(
-        TrainConfig(optimizer="adamw"), None, {"embedding": 0.25})
+        TrainConfig(optimizer="adamw"), None, {"embedding/embeddings": 0.25})
     assert isinstance(optimizer, keras.optimizers.AdamW)
     again = keras.optimizers.deserialize(
         keras.optimizers.serialize(optimizer))
     assert type(again) is type(optimizer)
-    assert again.layer_rates == {"embedding": 0.25}
+    assert again.layer_rates == {"embedding/embeddings": 0.25}
 
 
 def reference_rate(step, name, warmup, total, rate=0.01):

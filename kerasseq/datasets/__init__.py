@@ -84,6 +84,14 @@ def _call(loader, source, first_arg, options):
     parameters = inspect.signature(loader).parameters
     allowed = [n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY]
     unknown = sorted(set(options) - set(allowed))
+    multi = {"multi_label", "label_separator"} & set(unknown)
+    if multi:
+        raise ConfigError(
+            f"{source}: {sorted(multi)} (multi-label data) need a CSV, TSV "
+            "or JSONL file whose label column joins a row's labels with "
+            "label_separator; this kind of source has one label per "
+            "example. Drop --multi-label or convert the data to such a file."
+        )
     if unknown:
         raise ConfigError(
             f"{source}: unknown option(s) {unknown} for this kind of source. "

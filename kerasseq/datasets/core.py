@@ -14,9 +14,11 @@ from kerasseq.errors import ConfigError, DataError
 
 @dataclasses.dataclass(repr=False, eq=False)
 class TextDataset:
-    """Texts with integer labels, split into train and test.
+    """Texts with labels, split into train and test.
 
-    Labels are int64 ids into `class_names` (sorted, deterministic).
+    Labels are int64 ids into `class_names` (sorted, deterministic), or
+    for multi-label data a float32 multi-hot matrix ``[N, C]`` whose
+    columns follow `class_names`.
     """
 
     train_texts: list[str]
@@ -30,12 +32,27 @@ class TextDataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether the labels are a multi-hot matrix."""
+        return np.ndim(self.train_labels) == 2
+
     def validation_split(self, fraction: float = 0.1, seed: int = 0):
         """Seeded stratified split of the training part.
 
         Returns ``(train_texts, train_labels, val_texts, val_labels)``.
         """
         check_fraction("fraction", fraction)
+        if self.multi_label:
+            train_idx, val_idx = random_indices(
+                len(self.train_texts), fraction, seed
+            )
+            return (
+                [self.train_texts[i] for i in train_idx],
+                self.train_labels[train_idx],
+                [self.train_texts[i] for i in val_idx],
+                self.train_labels[val_idx],
+            )
         train_idx, val_idx = stratified_indices(
             [self.class_names[i] for i in self.train_labels],
             fraction,
@@ -94,6 +111,15 @@ def stratified_indices(labels, fraction: float, seed: int, what: str):
             "at least one example per class: add examples, change the "
             f"fraction, or give an explicit train/test split. ({exc})"
         ) from None
+    return np.sort(kept), np.sort(held_out)
+
+
+def random_indices(count: int, fraction: float, seed: int):
+    """Seeded random ``(kept, held_out)`` index arrays (multi-label data
+    cannot be stratified by one class)."""
+    kept, held_out = train_test_split(
+        np.arange(count), test_size=fraction, random_state=seed
+    )
     return np.sort(kept), np.sort(held_out)
 
 
@@ -165,4 +191,48 @@ def split_and_build(
         [texts[i] for i in test_idx],
         [labels[i] for i in test_idx],
         source,
+    )
+
+
+def build_multilabel_dataset(
+    train_texts: list[str],
+    train_label_sets: Sequence[Sequence[str]],
+    test_texts: list[str],
+    test_label_sets: Sequence[Sequence[str]],
+    source: str,
+) -> TextDataset:
+    """Multi-hot label matrices from label sets; checks unseen labels."""
+    class_names = sorted_class_names(
+        {name for names in train_label_sets for name in names}
+    )
+    if len(class_names) < 2:
+        raise DataError(
+            f"{source}: the training data has fewer than two labels "
+            f"({class_names}); a classifier needs at least two. Check the "
+            "label column and the label separator."
+        )
+    ids = {name: index for index, name in enumerate(class_names)}
+    unseen = sorted(
+        {name for names in test_label_sets for name in names} - ids.keys()
+    )
+    if unseen:
+        raise DataError(
+            f"{source}: test label(s) {unseen[:10]} never occur in the "
+            "training data. Move some examples with these labels to the "
+            "train split, or remove these labels from the test rows."
+        )
+
+    def multi_hot(label_sets):
+        matrix = np.zeros((len(label_sets), len(class_names)), np.float32)
+        for row, names in enumerate(label_sets):
+            matrix[row, [ids[name] for name in names]] = 1.0
+        return matrix
+
+    return TextDataset(
+        train_texts=list(train_texts),
+        train_labels=multi_hot(train_label_sets),
+        test_texts=list(test_texts),
+        test_labels=multi_hot(test_label_sets),
+        class_names=class_names,
+        source=source,
     )

@@ -15,11 +15,18 @@ import io
 import json
 import math
 import re
+import warnings
 import zlib
 from pathlib import Path
 
-from kerasseq.datasets.core import TextDataset, build_dataset, split_and_build
-from kerasseq.errors import DataError
+from kerasseq.datasets.core import (
+    TextDataset,
+    build_dataset,
+    build_multilabel_dataset,
+    random_indices,
+    split_and_build,
+)
+from kerasseq.errors import ConfigError, DataError, MultiLabelWarning
 
 SUPPORTED_SUFFIXES = (
     ".csv",
@@ -65,13 +72,23 @@ def load_file(
     seed: int = 13,
     drop_empty: bool = False,
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+    multi_label: bool = False,
+    label_separator: str = "|",
 ) -> TextDataset:
     """Load a CSV/TSV/JSONL file with a text and a label column.
 
     A ``split`` column (values ``train``/``test``) gives the split; without
     one, a seeded stratified split holds out ``test_size`` of the rows.
-    Texts longer than ``max_text_chars`` are truncated.
+    Texts longer than ``max_text_chars`` are truncated. With
+    ``multi_label``, each label cell holds the row's labels joined by
+    ``label_separator``; without it, labels containing the separator
+    raise a `MultiLabelWarning`.
     """
+    if not isinstance(label_separator, str) or not label_separator:
+        raise ConfigError(
+            "Expected label_separator to be a non-empty string. Received "
+            f"{label_separator!r}."
+        )
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -98,7 +115,21 @@ def load_file(
             f"{path}: cannot be read ({exc}). Check the path and its "
             "permissions."
         ) from None
-    return reader.finish(drop_empty, test_size, seed)
+    if multi_label:
+        return reader.finish_multilabel(
+            drop_empty, label_separator, test_size, seed
+        )
+    dataset = reader.finish(drop_empty, test_size, seed)
+    joined = [name for name in dataset.class_names if label_separator in name]
+    if joined:
+        warnings.warn(
+            f"{path}: labels such as {joined[0]!r} contain "
+            f"{label_separator!r}; if rows have several labels, train with "
+            "--multi-label.",
+            MultiLabelWarning,
+            stacklevel=2,
+        )
+    return dataset
 
 
 @contextlib.contextmanager
@@ -342,6 +373,50 @@ class _Reader:
                     "column to get a seeded random split."
                 )
         return build_dataset(*parts["train"], *parts["test"], source)
+
+    def finish_multilabel(self, drop_empty, separator, test_size, seed):
+        if not self.has_rows:
+            raise DataError(
+                f"{self.path}: the file is empty (no data rows). Give a file "
+                "with a header and at least one row."
+            )
+        self._drop_or_reject_empty(drop_empty)
+        if not any(separator in label for label in self.labels):
+            raise DataError(
+                f"{self.path}: --multi-label was given but no label contains "
+                f"the separator {separator!r}, so every row has one label. "
+                "Drop --multi-label for single-label data, or pass "
+                "label_separator=<the separator your file uses>."
+            )
+        label_sets = []
+        for row, label in zip(self.row_numbers, self.labels, strict=True):
+            names = sorted(
+                {n.strip() for n in label.split(separator)} - {""}
+            )
+            if not names:
+                raise DataError(
+                    f"{self.path}: row {row} has an empty label set "
+                    f"({label!r}). Give it at least one label (several "
+                    f"joined by {separator!r}), or delete the row."
+                )
+            label_sets.append(names)
+        source = str(self.path)
+        if self.splits is None:
+            train, test = random_indices(len(self.texts), test_size, seed)
+            splits = ["test"] * len(self.texts)
+            for i in train:
+                splits[i] = "train"
+        else:
+            splits = self.splits
+        parts = {name: ([], []) for name in SPLITS}
+        for text, names, split in zip(
+            self.texts, label_sets, splits, strict=True
+        ):
+            parts[split][0].append(text)
+            parts[split][1].append(names)
+        return build_multilabel_dataset(
+            *parts["train"], *parts["test"], source
+        )
 
     def _drop_or_reject_empty(self, drop_empty: bool) -> None:
         empty = [i for i, text in enumerate(self.texts) if not text.strip()]

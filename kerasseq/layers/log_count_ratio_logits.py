@@ -148,28 +148,34 @@ class LogCountRatioLogits(AdaptedLayer):
         """Sets the ratios from ``(ids, labels)`` batches of training data.
 
         ``ids``: ``[B, L]`` ints as the layer receives them; ``labels``:
-        ``[B]`` class indices. For class c, ``r[g, c] = log(p / |p|) -
-        log(q / |q|)`` where p (q) counts the texts of class c (of the
-        other classes) containing id g, plus `smoothing`.
+        ``[B]`` class indices, or ``[B, C]`` multi-hot rows (multi-label).
+        For class c, ``r[g, c] = log(p / |p|) - log(q / |q|)`` where p (q)
+        counts the texts with (without) class c containing id g, plus
+        `smoothing`.
         """
         if not self.built:
             self.build((None, None))
         counts = np.zeros((self.input_dim, self.num_classes))
+        texts = np.zeros((self.input_dim, 1))
         for ids, labels in batches:
             ids = np.sort(np.asarray(ids, dtype=np.int64), axis=1)
-            labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-            if ids.ndim != 2 or len(ids) != len(labels):
+            labels = np.asarray(labels)
+            if labels.ndim == 1:
+                labels = np.eye(self.num_classes)[labels.astype(np.int64)]
+            if (ids.ndim != 2 or len(ids) != len(labels)
+                    or labels.shape[1:] != (self.num_classes,)):
                 raise ValueError(
                     "Expected ids of shape [batch, length] and labels of "
-                    f"shape [batch]. Received: ids.shape={ids.shape}, "
-                    f"labels.shape={labels.shape}"
+                    "shape [batch] or [batch, num_classes]. Received: "
+                    f"ids.shape={ids.shape}, labels.shape={labels.shape}"
                 )
             keep = ids != 0
             keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
             rows, _ = np.nonzero(keep)
-            np.add.at(counts, (ids[keep], labels[rows]), 1.0)
-        unseen = counts.sum(axis=1) == 0
-        others = counts.sum(axis=1, keepdims=True) - counts + self.smoothing
+            np.add.at(counts, ids[keep], labels[rows])
+            np.add.at(texts, ids[keep], 1.0)
+        unseen = texts[:, 0] == 0
+        others = texts - counts + self.smoothing
         counts += self.smoothing
         ratios = np.log(counts / counts.sum(axis=0)) - np.log(
             others / others.sum(axis=0)

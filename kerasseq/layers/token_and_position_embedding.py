@@ -33,6 +33,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             `"learned"`.
         embeddings_initializer: initializer of the token (and learned
             position) tables. Defaults to `"uniform"`.
+        trainable_tokens: bool, whether the token table trains (false:
+            frozen pretrained vectors, positions still train). Defaults
+            to `True`.
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
@@ -60,6 +63,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         mask_zero=True,
         positions="learned",
         embeddings_initializer="uniform",
+        trainable_tokens=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,6 +77,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                     f"Expected `{arg_name}` to be a positive int. "
                     f"Received: {arg_name}={arg!r}"
                 )
+        if not isinstance(trainable_tokens, bool):
+            raise ValueError(
+                "Expected `trainable_tokens` to be True or False. "
+                f"Received: trainable_tokens={trainable_tokens!r}"
+            )
         if positions not in POSITIONS:
             raise ValueError(
                 f"Expected `positions` to be one of {', '.join(POSITIONS)}. "
@@ -95,6 +104,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="token_embedding",
         )
+        self._token_embedding.trainable = trainable_tokens
         if positions == "learned":
             self._position_embedding = keras.layers.Embedding(
                 max_length,
@@ -111,6 +121,13 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="position_embedding",
             )
+
+    @property
+    def token_embedding(self):
+        """The token `keras.layers.Embedding` (``[vocab_size,
+        embedding_dim]``), e.g. to load pretrained vectors into it; its
+        ``trainable`` is saved as `trainable_tokens`."""
+        return self._token_embedding
 
     def build(self, input_shape):
         check_sequence_length(input_shape[-1], self.max_length)
@@ -147,6 +164,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 "embeddings_initializer": keras.initializers.serialize(
                     self.embeddings_initializer
                 ),
+                "trainable_tokens": self._token_embedding.trainable,
             }
         )
         return config

@@ -9,7 +9,10 @@ num_classes, activation="softmax", dtype="float32")``; ``nbsvm`` applies
 it to its naive Bayes logits), binary tasks included: one head keeps metrics,
 export and probabilities uniform, and the float32 head keeps mixed
 precision numerically safe. Compile with
-``loss="sparse_categorical_crossentropy"``.
+``loss="sparse_categorical_crossentropy"``. ``build(...,
+multi_label=True)`` swaps the softmax for a float32 sigmoid per class
+(``nbsvm``: over its per-class one-vs-rest logits); compile those with
+``loss="binary_crossentropy"``.
 
 Embeddings use ``mask_zero=True``; recurrent layers consume the mask and
 pooling uses only non-padded steps, so extra padding never changes a

@@ -62,7 +62,8 @@ def pool(sequence, mode, score="additive", query="learned", units=0):
 
 
 def classify(features, num_classes, hp):
-    """Optional hidden layer, dropout, then the float32 softmax head."""
+    """Optional hidden layer, dropout, then the float32 softmax head
+    (`registry.build` swaps it for a sigmoid head for multi-label)."""
     x = features
     if hp["hidden_units"] > 0:
         x = keras.layers.Dense(hp["hidden_units"], name="hidden")(x)
@@ -79,3 +80,19 @@ def activation_layer(name, layer_name):
     if isinstance(activation, keras.layers.Layer):
         return activation
     return keras.layers.Activation(activation, name=layer_name)
+
+
+def sigmoid_head(model, num_classes):
+    """`model`'s softmax ``classifier`` layer replaced by a float32
+    sigmoid one on the same input: the multi-label head."""
+    head = model.get_layer("classifier")
+    if isinstance(head, keras.layers.Dense):
+        layer = keras.layers.Dense(
+            num_classes, activation="sigmoid", dtype="float32",
+            name="classifier",
+        )
+    else:  # an Activation on per-class logits (nbsvm)
+        layer = keras.layers.Activation(
+            "sigmoid", dtype="float32", name="classifier"
+        )
+    return layer(head.input)

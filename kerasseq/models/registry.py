@@ -224,11 +224,12 @@ def _check_size(key, value, minimum):
         raise ConfigError(f"{key} must be >= {minimum}; got {value}")
 
 
-def build(name, vocab_size, num_classes, **hparams):
+def build(name, vocab_size, num_classes, *, multi_label=False, **hparams):
     """Build the registered model `name` as an uncompiled `keras.Model`.
 
     The model maps right-padded int ids ``[batch, time]`` (0 = padding,
-    any length) to class probabilities ``[batch, num_classes]``.
+    any length) to class probabilities ``[batch, num_classes]``: a
+    softmax, or with `multi_label` one sigmoid per class.
     """
     spec = _spec(name)
     _check_size("vocab_size", vocab_size, 3)
@@ -236,4 +237,10 @@ def build(name, vocab_size, num_classes, **hparams):
     hp = resolve_hparams(name, **hparams)
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     probabilities = spec.builder(ids, vocab_size, num_classes, hp)
+    if multi_label:
+        from kerasseq.models.common import sigmoid_head
+
+        probabilities = sigmoid_head(
+            keras.Model(ids, probabilities), num_classes
+        )
     return keras.Model(ids, probabilities, name=name)

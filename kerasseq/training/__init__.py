@@ -18,6 +18,7 @@ protocol), `distribution` (strategies, multi-worker loop), `fitting`
 """
 
 import dataclasses
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -155,13 +156,27 @@ def _train(config, verbose, dataset, callbacks):
     import keras
     import numpy as np
 
-    from kerasseq import models
+    from kerasseq import models, vectors
     from kerasseq.datasets import load_dataset
 
+    word_vectors = None
+    if config.embeddings is not None:
+        config = dataclasses.replace(
+            config, embeddings=os.fspath(config.embeddings))
+        word_vectors = vectors.load_vectors(config.embeddings)
+        config = dataclasses.replace(config, hparams=vectors.model_hparams(
+            config.model, config.hparams, word_vectors))
     hparams = models.resolve_hparams(config.model, **config.hparams)
     strategy = distribution.make_strategy(config)
     if dataset is None:
-        dataset = load_dataset(config.data, **config.data_options)
+        dataset = load_dataset(config.data, **config.dataset_options())
+    if dataset.multi_label != config.multi_label:
+        raise ConfigError(
+            f"{config.data}: the dataset is "
+            f"{'' if dataset.multi_label else 'not '}multi-label but "
+            f"multi_label is {config.multi_label}; set --multi-label to "
+            "match the data"
+        )
     if len(dataset.test_texts) == 0:
         raise DataError(
             f"{config.data} has no test examples; give it a test split"
@@ -170,6 +185,12 @@ def _train(config, verbose, dataset, callbacks):
         dataset.validation_split(config.validation_fraction, config.seed)
     )
     tokenizer = fitting.fit_tokenizer(config, train_texts)
+    coverage = None
+    if word_vectors is not None:
+        coverage = vectors.coverage(word_vectors, tokenizer).to_dict()
+        print(f"embeddings {config.embeddings}: "
+              f"{vectors.Coverage(**coverage)}, embedding_dim "
+              f"{word_vectors.vector_size}")
     config = dataclasses.replace(
         config, maxlen=config.maxlen or tokenizer.maxlen, hparams=hparams
     )
@@ -194,6 +215,7 @@ def _train(config, verbose, dataset, callbacks):
         "n_train": len(train_texts),
         "n_validation": len(val_texts),
         "n_test": len(dataset.test_texts),
+        **({"embeddings_coverage": coverage} if coverage else {}),
     }
 
     keras.utils.set_random_seed(config.seed)
@@ -218,6 +240,13 @@ def _train(config, verbose, dataset, callbacks):
                             class_weight, verbose, callbacks)
         train_seconds = round(time.perf_counter() - start, 2)
         history = rundir.read_log(run_dir)
+        thresholds = None
+        if config.multi_label:
+            thresholds = fitting.choose_thresholds(
+                config, model, splits[2], val_labels)
+            record["thresholds"] = dict(
+                zip(class_names, thresholds.tolist(), strict=True))
+            rundir.write_record(run_dir, record)
         refit = {}
         if config.refit:
             epochs = fitting.refit_epochs(config, history)
@@ -233,11 +262,12 @@ def _train(config, verbose, dataset, callbacks):
         scores = score(
             model, tokenizer, dataset.test_texts, dataset.test_labels,
             class_names=class_names, batch_size=config.batch_size,
-            maxlen=config.maxlen, attention=True,
+            maxlen=config.maxlen, attention=True, thresholds=thresholds,
         )
         metrics = scores.report(run_dir, history=history, extra={
             "epochs_run": len(history.get("loss", [])),
             "train_seconds": train_seconds, "model": config.model,
+            **({"embeddings_coverage": coverage} if coverage else {}),
             **refit,
         })
         rundir.save_model(run_dir, model, tokenizer)
@@ -255,10 +285,12 @@ def _train(config, verbose, dataset, callbacks):
                 metadata={
                     "model_name": config.model,
                     "model_config": hparams,
-                    "metrics": {k: metrics[k]
-                                for k in ("accuracy", "macro_f1")},
+                    "metrics": {k: metrics[k] for k in (
+                        ("micro_f1", "macro_f1") if config.multi_label
+                        else ("accuracy", "macro_f1"))},
                     "data": config.data,
                 },
+                thresholds=thresholds,
             )
     finish_run(run_dir, epochs_run=metrics["epochs_run"])
     return RunResult(run_dir, metrics, model, tokenizer, class_names, config)

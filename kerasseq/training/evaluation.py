@@ -13,8 +13,10 @@ class Scores:
     """A model's predictions on a test split, ready for the report.
 
     ``y_true`` and ``y_prob`` are NumPy arrays (class ids, class
-    probabilities); ``attention_examples`` is ``None`` unless asked for
-    and the model has an attention layer.
+    probabilities; multi-hot rows and per-label probabilities for
+    multi-label, with its decision ``thresholds``, one per label);
+    ``attention_examples`` is ``None`` unless asked for and the model has
+    an attention layer.
     """
 
     y_true: object
@@ -22,12 +24,20 @@ class Scores:
     texts: list
     class_names: list
     attention_examples: list | None = None
+    thresholds: object | None = None
 
     def report(self, out_dir, *, history=None, extra=None):
-        """Writes the `kerasseq.reporting.write_report` files into
-        `out_dir`; returns the metrics."""
-        from kerasseq.reporting import write_report
+        """Writes the `kerasseq.reporting.write_report` files (or
+        `write_multilabel_report`'s) into `out_dir`; returns the
+        metrics."""
+        from kerasseq.reporting import write_multilabel_report, write_report
 
+        if self.thresholds is not None:
+            return write_multilabel_report(
+                Path(out_dir), y_true=self.y_true, y_prob=self.y_prob,
+                class_names=self.class_names, texts=self.texts,
+                thresholds=self.thresholds, history=history, extra=extra,
+            )
         return write_report(
             Path(out_dir), y_true=self.y_true, y_prob=self.y_prob,
             class_names=self.class_names, texts=self.texts,
@@ -49,7 +59,7 @@ def predict_proba(model, sequences, batch_size, maxlen):
 
 
 def score(model, tokenizer, texts, labels, *, class_names, batch_size=32,
-          maxlen=None, attention=False):
+          maxlen=None, attention=False, thresholds=None):
     """Predicts `texts` with `model` and pairs them with `labels`.
 
     Args:
@@ -62,7 +72,10 @@ def score(model, tokenizer, texts, labels, *, class_names, batch_size=32,
         batch_size: prediction batch size.
         maxlen: sequence length (``None``: each batch's longest).
         attention: also pick up to 8 examples (errors first) with their
-            attention weights, if the model has attention.
+            attention weights, if the model has attention (not for
+            multi-label).
+        thresholds: the decision thresholds of a multi-label model (one
+            per label); `labels` are then multi-hot rows.
 
     Returns:
         `Scores`; ``Scores.report(out_dir)`` writes the report files.
@@ -73,11 +86,12 @@ def score(model, tokenizer, texts, labels, *, class_names, batch_size=32,
     y_true = np.asarray(labels)
     y_prob = predict_proba(model, sequences, batch_size, maxlen)
     examples = None
-    if attention:
+    if attention and thresholds is None:
         clipped = [s[:maxlen] for s in sequences]
         examples = _attention_examples(model, clipped, y_true, y_prob,
                                        tokenizer, class_names)
-    return Scores(y_true, y_prob, list(texts), list(class_names), examples)
+    return Scores(y_true, y_prob, list(texts), list(class_names), examples,
+                  thresholds)
 
 
 def _attention_examples(model, sequences, y_true, y_prob, tokenizer,
@@ -160,7 +174,12 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     model, tokenizer, record = load_run(run_dir)
     config = record["config"]
     class_names = record["class_names"]
-    dataset = load_dataset(data, **(data_options or {}))
+    thresholds = record.get("thresholds")
+    data_options = dict(data_options or {})
+    if thresholds is not None:
+        data_options.setdefault("multi_label", True)
+        thresholds = np.array([thresholds[name] for name in class_names])
+    dataset = load_dataset(data, **data_options)
     unknown = sorted(set(dataset.class_names) - set(class_names))
     if unknown:
         raise DataError(
@@ -171,10 +190,16 @@ def evaluate(run_dir, data, *, out=None, data_options=None):
     if len(dataset.test_texts) == 0:
         raise DataError(f"{data} has no test examples to evaluate on")
     to_run_id = np.array([class_names.index(c) for c in dataset.class_names])
+    if thresholds is None:
+        labels = to_run_id[np.asarray(dataset.test_labels)]
+    else:
+        labels = np.zeros((len(dataset.test_texts), len(class_names)),
+                          dtype="float32")
+        labels[:, to_run_id] = dataset.test_labels
     scores = score(
-        model, tokenizer, dataset.test_texts,
-        to_run_id[np.asarray(dataset.test_labels)], class_names=class_names,
-        batch_size=config["batch_size"], maxlen=config["maxlen"],
+        model, tokenizer, dataset.test_texts, labels,
+        class_names=class_names, batch_size=config["batch_size"],
+        maxlen=config["maxlen"], thresholds=thresholds,
     )
     return scores.report(
         Path(out) if out else Path(run_dir) / "eval",

@@ -111,11 +111,13 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
     """Builds and compiles ``config.model`` (in the strategy's scope) and
     adapts its layers to the vocabulary and to `train_split`'s labels."""
 
-    from kerasseq import layers, models
+    from kerasseq import layers, models, vectors
 
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = models.build(config.model, tokenizer.vocab_size,
-                             num_classes, **config.hparams)
+                             num_classes, multi_label=config.multi_label,
+                             **config.hparams)
+        vectors.initialize_from_config(model, config, tokenizer)
         compile_model(model, config, train_ds)
         layers.adapt_to_vocabulary(model, tokenizer.vocabulary)
         adapt_to_labels(model, train_split, config)
@@ -135,12 +137,13 @@ def compile_model(model, config, train_ds):
         )
     if config.embedding_lr_multiplier is not None:
         layer_rates = dict.fromkeys(
-            [layer.name for layer in embedding_layers(model)],
+            [variable.path for layer in embedding_layers(model)
+             for variable in layer.weights],
             config.embedding_lr_multiplier)
     model.compile(
         optimizer=optimization.optimizer(config, train_ds, layer_rates),
         loss=optimization.loss(config),
-        metrics=["accuracy"],
+        metrics=["binary_accuracy" if config.multi_label else "accuracy"],
         jit_compile=(
             "auto" if config.jit_compile is None else config.jit_compile
         ),
@@ -148,14 +151,15 @@ def compile_model(model, config, train_ds):
 
 
 def embedding_layers(model):
-    """The token embeddings: the layers `freeze_epochs` freezes and
+    """The token embedding (`kerasseq.vectors.token_embedding`), as a list
+    (empty without one): what `freeze_epochs` freezes and
     `embedding_lr_multiplier` slows down."""
-    import keras
+    from kerasseq import vectors
 
-    from kerasseq.layers import TokenAndPositionEmbedding
-
-    return [layer for layer in model.layers if isinstance(
-        layer, (keras.layers.Embedding, TokenAndPositionEmbedding))]
+    try:
+        return [vectors.token_embedding(model)]
+    except ConfigError:
+        return []
 
 
 def fit_in_phases(model, config, strategy, train_ds, epochs, done,
@@ -165,7 +169,7 @@ def fit_in_phases(model, config, strategy, train_ds, epochs, done,
     With ``config.freeze_epochs``, unless `done` (the epochs a resumed
     backup holds) already passed them, the `embedding_layers` first train
     frozen for those epochs without early stopping; then the model is
-    recompiled with every layer trainable (a fresh optimizer that keeps
+    recompiled with their `trainable` restored (a fresh optimizer that keeps
     the step count and learning rate) and fit continues to `epochs`.
     `make_callbacks(early_stopping)` gives each phase its callbacks.
     """
@@ -174,6 +178,7 @@ def fit_in_phases(model, config, strategy, train_ds, epochs, done,
 
     start = 0
     if config.freeze_epochs and done < config.freeze_epochs:
+        trainable = [layer.trainable for layer in embedding_layers(model)]
         for layer in embedding_layers(model):
             layer.trainable = False
         with scope():
@@ -184,8 +189,9 @@ def fit_in_phases(model, config, strategy, train_ds, epochs, done,
         # A resumed backup's epoch outlives its fit in Keras; the next
         # phase starts at freeze_epochs.
         model._initial_epoch = None
-        for layer in embedding_layers(model):
-            layer.trainable = True
+        for layer, was_trainable in zip(embedding_layers(model), trainable,
+                                        strict=True):
+            layer.trainable = was_trainable
         with scope():
             compile_model(model, config, train_ds)
             model.optimizer.build(model.trainable_variables)
@@ -388,3 +394,14 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
         ) from None
     finish_layers_training(model)
     return model, tokenizer
+
+
+def choose_thresholds(config, model, val_sequences, val_labels):
+    """The multi-label decision thresholds (one per label) that
+    ``config.threshold_mode`` picks on the validation split."""
+    from kerasseq.reporting import choose_thresholds as choose
+    from kerasseq.training.evaluation import predict_proba
+
+    probabilities = predict_proba(model, val_sequences, config.batch_size,
+                                  config.maxlen)
+    return choose(val_labels, probabilities, config.threshold_mode)

@@ -88,8 +88,13 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
 
 
 def loss(config):
-    """The loss: Keras' sparse cross-entropy, smoothed when
-    ``config.label_smoothing`` is set."""
+    """The loss: Keras' sparse (binary for ``multi_label``) cross-entropy,
+    smoothed when ``config.label_smoothing`` is set."""
+    if config.multi_label:
+        if config.label_smoothing is None:
+            return "binary_crossentropy"
+        return keras.losses.BinaryCrossentropy(
+            label_smoothing=config.label_smoothing)
     if config.label_smoothing is None:
         return "sparse_categorical_crossentropy"
     return SparseCategoricalCrossentropyWithSmoothing(config.label_smoothing)
@@ -142,8 +147,8 @@ def is_scheduled(optimizer):
 
 
 class _LayerRates:
-    """Mixin: the variables of the layers named in `layer_rates` learn at
-    ``layer_rates[name]`` times the learning rate."""
+    """Mixin: the variables whose paths `layer_rates` names learn at
+    ``layer_rates[path]`` times the learning rate."""
 
     def __init__(self, *args, layer_rates=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,10 +157,9 @@ class _LayerRates:
     def update_step(self, gradient, variable, learning_rate):
         path = self._trainable_variables[
             self._get_variable_index(variable)].path
-        for layer, multiplier in self.layer_rates.items():
-            if path.startswith(layer + "/"):
-                learning_rate = ops.multiply(learning_rate, multiplier)
-                break
+        if path in self.layer_rates:
+            learning_rate = ops.multiply(learning_rate,
+                                         self.layer_rates[path])
         return super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
@@ -176,8 +180,8 @@ LAYER_RATE_OPTIMIZERS = {
 def optimizer(config, train_ds, layer_rates=None):
     """A fresh Keras optimizer of ``config.optimizer`` with the config's
     learning rate, weight decay, momentum and clipping; with
-    `layer_rates` (``{layer name: multiplier}``) its ``LayerRate``
-    subclass, whose named layers learn at the multiplied rate."""
+    `layer_rates` (``{variable path: multiplier}``) its ``LayerRate``
+    subclass, whose named variables learn at the multiplied rate."""
     options = {"learning_rate": learning_rate(config, train_ds)}
     for name in ("weight_decay", "momentum", "clipnorm", "global_clipnorm",
                  "clipvalue"):
