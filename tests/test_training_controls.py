@@ -217,8 +217,11 @@ class EmbeddingRecorder(keras.callbacks.Callback):
         self.snapshots = []
 
     def snapshot(self):
-        return [self.model.get_layer(name).get_weights()[0].copy()
-                for name in ("embedding", "classifier")]
+        from kerasseq import vectors
+
+        table = vectors.token_embedding(self.model).embeddings
+        return [np.array(table.numpy()),
+                self.model.get_layer("classifier").get_weights()[0].copy()]
 
     def on_train_begin(self, logs=None):
         if not self.snapshots:
@@ -416,3 +419,43 @@ def test_pretrained_layer_controls_need_a_token_embedding(changes):
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     with pytest.raises(ConfigError, match="need a model with a token"):
         fitting.compile_model(model, TrainConfig(**changes), None)
+
+
+def _frozen_then_unfrozen(tmp_path, **changes):
+    """Token tables at the start and after each of 2 epochs, the first
+    frozen."""
+    recorder = EmbeddingRecorder()
+    values = {
+        "model": "bag_of_embeddings", "out": str(tmp_path / "run"),
+        "epochs": 2, "freeze_epochs": 1, "patience": None, "export": False,
+        "data_options": {"n": 200},
+        "hparams": {"embedding_dim": 8, "hidden_units": 8}, **changes,
+    }
+    train(TrainConfig(**values), verbose=0, callbacks=[recorder])
+    return [snapshot[0] for snapshot in recorder.snapshots]
+
+
+def test_transformer_token_table_is_frozen_then_trains(tmp_path):
+    start, first, second = _frozen_then_unfrozen(
+        tmp_path, model="transformer",
+        hparams={"embedding_dim": 8, "num_heads": 2, "num_blocks": 1,
+                 "intermediate_dim": 8})
+    np.testing.assert_array_equal(first, start)
+    assert not np.allclose(second, first)
+
+
+def test_untrainable_vectors_stay_frozen_after_unfreezing(tmp_path):
+    from kerasseq import load_dataset
+
+    texts = load_dataset("builtin:synthetic_sentiment", n=200).train_texts
+    words = sorted({word for text in texts[:20]
+                    for word in text.lower().split() if word.isalpha()})
+    rng = np.random.default_rng(4)
+    path = tmp_path / "glove.txt"
+    path.write_text("".join(
+        word + " " + " ".join(f"{x:.6f}" for x in rng.normal(size=8)) + "\n"
+        for word in words), encoding="utf-8")
+    start, first, second = _frozen_then_unfrozen(
+        tmp_path, embeddings=str(path), embeddings_trainable=False)
+    np.testing.assert_array_equal(first, start)
+    np.testing.assert_array_equal(second, start)
