@@ -87,7 +87,7 @@ class TrainConfig:
         0.1, "share of the training split held out (stratified) for early "
         "stopping", above=0, below=1, metavar="F")
     learning_rate: float = _field(
-        1e-3, "Adam's (initial) learning rate; from Python also any "
+        1e-3, "the optimizer's (initial) learning rate; from Python also any "
         "keras.optimizers.schedules.LearningRateSchedule (config.json "
         "keeps its serialized dict)", above=0, schedule=True,
         metavar="LR")
@@ -96,6 +96,40 @@ class TrainConfig:
         "linear (to 0 over all steps), exponential (to 1/100 over all "
         "steps) or plateau (halve on a val_loss plateau)",
         choices=(None, "cosine", "linear", "exponential", "plateau"))
+    optimizer: str = _field(
+        "adam", "Keras optimizer: adam, adamw (decoupled weight decay), sgd "
+        "or rmsprop", choices=("adam", "adamw", "sgd", "rmsprop"))
+    weight_decay: float | None = _field(
+        None, "decoupled weight decay of the optimizer; none: Keras' default "
+        "(0.004 for adamw, off for the others)", above=0, metavar="WD")
+    momentum: float | None = _field(
+        None, "momentum of sgd or rmsprop; none: Keras' default (0)",
+        above=0, below=1, metavar="M")
+    nesterov: bool = _field(False, "sgd uses Nesterov momentum")
+    clipnorm: float | None = _field(
+        None, "clip each variable's gradient to this norm", above=0,
+        metavar="N")
+    global_clipnorm: float | None = _field(
+        None, "clip the gradients to this global norm (not with clipnorm)",
+        above=0, metavar="N")
+    clipvalue: float | None = _field(
+        None, "clip each gradient value to [-V, V]", above=0, metavar="V")
+    warmup_steps: int | None = _field(
+        None, "linear learning-rate warm-up from 0 over this many steps, "
+        "then lr_schedule (not with plateau)", min=1, metavar="N")
+    warmup_fraction: float | None = _field(
+        None, "warm-up over this share of all steps (not with "
+        "warmup_steps)", above=0, below=1, metavar="F")
+    label_smoothing: float | None = _field(
+        None, "label smoothing of the cross-entropy: targets (1 - s) * "
+        "one_hot + s / classes", above=0, below=1, metavar="S")
+    freeze_epochs: int | None = _field(
+        None, "gradual unfreezing: the token embedding stays frozen for "
+        "the first N epochs (without early stopping), then all layers "
+        "train; fewer than epochs", min=1, metavar="N")
+    embedding_lr_multiplier: float | None = _field(
+        None, "discriminative fine-tuning: the token embedding learns at "
+        "this multiple of the learning rate", above=0, metavar="M")
     class_weight: str | dict | None = _field(
         None, "none, balanced (scikit-learn weights) or, from Python or a "
         "JSON config, a dict of class name (or index) -> weight; classes "
@@ -169,6 +203,7 @@ class TrainConfig:
                 f"learning_rate is a schedule, so lr_schedule must be "
                 f"none; got {self.lr_schedule!r}"
             )
+        self._check_training_controls()
         if self.multi_label and self.class_weight is not None:
             raise ConfigError(
                 "class_weight is not supported with multi_label (Keras "
@@ -189,6 +224,45 @@ class TrainConfig:
         if self.multi_label:
             return {**self.data_options, "multi_label": True}
         return dict(self.data_options)
+
+    def _check_training_controls(self):
+        pairs = (("clipnorm", "global_clipnorm"),
+                 ("warmup_steps", "warmup_fraction"))
+        for first, second in pairs:
+            if getattr(self, first) is not None and getattr(
+                    self, second) is not None:
+                raise ConfigError(
+                    f"{first} and {second} exclude each other; set one of "
+                    f"them to none"
+                )
+        if self.nesterov and self.optimizer != "sgd":
+            raise ConfigError(
+                f"nesterov needs optimizer='sgd'; got optimizer="
+                f"{self.optimizer!r}"
+            )
+        if self.momentum is not None and self.optimizer not in (
+                "sgd", "rmsprop"):
+            raise ConfigError(
+                f"momentum needs optimizer='sgd' or 'rmsprop'; got "
+                f"optimizer={self.optimizer!r}"
+            )
+        if self.freeze_epochs is not None and (
+                self.freeze_epochs >= self.epochs
+                or self.strategy == "multiworker"):
+            raise ConfigError(
+                f"freeze_epochs must be below epochs={self.epochs} and "
+                f"needs a strategy other than 'multiworker'; got "
+                f"freeze_epochs={self.freeze_epochs}"
+            )
+        warmup = self.warmup_steps or self.warmup_fraction
+        if warmup and (self.lr_schedule == "plateau"
+                       or is_schedule(self.learning_rate)):
+            raise ConfigError(
+                "warm-up needs lr_schedule none, cosine, linear or "
+                "exponential and a numeric learning_rate; set "
+                "warmup_steps=None and warmup_fraction=None or choose "
+                "another lr_schedule"
+            )
 
     @classmethod
     def field_names(cls):

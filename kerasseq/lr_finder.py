@@ -160,8 +160,8 @@ def lr_find(config, start_lr=1e-6, end_lr=1.0, steps=100, out=None, *,
     """Runs the range test for `config` on its training split.
 
     The data, tokenizer, model and optimizer are those `train` would
-    build for `config` (its ``learning_rate`` and ``lr_schedule`` are
-    replaced by the test's rates); the model is thrown away afterwards,
+    build for `config` (its ``learning_rate``, ``lr_schedule`` and warm-up
+    are replaced by the test's rates); the model is thrown away afterwards,
     so nothing carries over to a later `train`. Writes ``lr_find.png``
     (loss against learning rate, the suggestion marked) and
     ``lr_find.json`` into `out` (default ``runs/lr_find/<model>``).
@@ -203,7 +203,8 @@ def lr_find(config, start_lr=1e-6, end_lr=1.0, steps=100, out=None, *,
         Path("runs") / "lr_find" / config.model)
     finder = LRRangeTest(start_lr, end_lr, steps)
     _run_range_test(dataclasses.replace(
-        config, learning_rate=start_lr, lr_schedule=None), finder, verbose)
+        config, learning_rate=start_lr, lr_schedule=None, warmup_steps=None,
+        warmup_fraction=None), finder, verbose)
     result = LRFindResult(
         learning_rates=finder.learning_rates,
         losses=finder.losses,

@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import (
 from kerasseq.cli import main
 from kerasseq.config import TrainConfig, command_line_wording
 from kerasseq.errors import ConfigError
-from kerasseq.training import fitting, train
+from kerasseq.training import fitting, optimization, train
 
 schedules = keras.optimizers.schedules
 CLASSES = ["negative", "positive"]
@@ -277,14 +277,14 @@ def test_lr_schedules_follow_their_formulas(name, formula):
 
     config = TrainConfig(learning_rate=0.01, lr_schedule=name, epochs=4)
     batches = tf.data.Dataset.range(10).batch(2)
-    rates = learning_rates(fitting.learning_rate(config, batches), STEPS)
+    rates = learning_rates(optimization.learning_rate(config, batches), STEPS)
     np.testing.assert_allclose(rates, formula(STEPS), rtol=1e-6, atol=1e-9)
 
 
 def test_python_schedule_is_used_and_round_trips_through_json():
     schedule = schedules.PiecewiseConstantDecay([4, 10], [1e-2, 1e-3, 1e-4])
     config = TrainConfig(learning_rate=schedule)
-    assert fitting.learning_rate(config, None) is schedule
+    assert optimization.learning_rate(config, None) is schedule
     record = json.loads(json.dumps(config.to_dict()))
     assert record["learning_rate"]["class_name"] == "PiecewiseConstantDecay"
     again = TrainConfig.from_dict({"config": record})

@@ -1,4 +1,4 @@
-"""Word dropout for bag models: ids replaced by padding."""
+"""Word dropout: whole tokens replaced by padding or by OOV."""
 
 import keras
 from keras import ops
@@ -6,14 +6,18 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="kerasseq")
 class TokenDropout(keras.layers.Layer):
-    """Sets each non-padding id to 0 (padding) with probability `rate`.
+    """Replaces each non-padding id by `replacement` with probability
+    `rate`.
 
-    Word dropout (Iyyer et al., 2015) for bag models, active only in
-    training; in inference the ids pass unchanged.
+    Word dropout (Iyyer et al., 2015), active only in training; in
+    inference the ids pass unchanged. Padding (0) is never changed.
+    Replacement 0 drops the token (bag models); 1 (out-of-vocabulary)
+    keeps sequences right-padded for recurrent models.
 
     Args:
         rate: float in ``[0, 1)``, the share of ids dropped.
         seed: optional int, seed of the dropout.
+        replacement: int, the id a dropped token becomes (default 0).
         **kwargs: other keyword arguments of `keras.layers.Layer`.
 
     Call arguments:
@@ -32,7 +36,7 @@ class TokenDropout(keras.layers.Layer):
         - [Iyyer et al., 2015](https://aclanthology.org/P15-1162/)
     """
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate, seed=None, replacement=0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(
@@ -41,6 +45,7 @@ class TokenDropout(keras.layers.Layer):
             )
         self.rate = float(rate)
         self.seed = seed
+        self.replacement = int(replacement)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, training=False):
@@ -49,12 +54,15 @@ class TokenDropout(keras.layers.Layer):
         keep = keras.random.uniform(
             ops.shape(inputs), seed=self.seed_generator
         ) >= self.rate
-        return ops.where(keep, inputs, ops.zeros_like(inputs))
+        keep = ops.logical_or(keep, ops.equal(inputs, 0))
+        return ops.where(keep, inputs,
+                         ops.full_like(inputs, self.replacement))
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
+        config.update({"rate": self.rate, "seed": self.seed,
+                       "replacement": self.replacement})
         return config

@@ -10,6 +10,7 @@ from kerasseq.models.registry import register
     {
         "embedding_dim": hparams.embedding_dim(64),
         "dropout": hparams.dropout(0.2),
+        **hparams.token_regularization(),
         **hparams.head(hidden_units=64),
     },
 )

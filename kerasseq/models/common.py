@@ -11,11 +11,30 @@ def activation_names():
 
 
 def embed(ids, vocab_size, hp):
-    """Masked embedding (``mask_zero=True``) followed by dropout."""
+    """Word dropout, masked embedding (``mask_zero=True``), embedding
+    dropout and dropout."""
     x = keras.layers.Embedding(
         vocab_size, hp["embedding_dim"], mask_zero=True, name="embedding"
-    )(ids)
-    return dropout(x, hp, "embedding_dropout")
+    )(word_dropout(ids, hp))
+    return dropout(embedding_dropout(x, hp), hp, "embedding_dropout")
+
+
+def word_dropout(ids, hp):
+    """``TokenDropout`` to out-of-vocabulary (id 1) at
+    ``hp["word_dropout"]`` when positive."""
+    if hp.get("word_dropout", 0) > 0:
+        ids = kl.TokenDropout(hp["word_dropout"], replacement=1,
+                              name="word_dropout")(ids)
+    return ids
+
+
+def embedding_dropout(x, hp):
+    """``SpatialDropout1D(hp["embedding_dropout"])`` when positive: whole
+    embedding dimensions dropped for a sequence."""
+    if hp.get("embedding_dropout", 0) > 0:
+        x = keras.layers.SpatialDropout1D(
+            hp["embedding_dropout"], name="embedding_spatial_dropout")(x)
+    return x
 
 
 def dropout(x, hp, name):

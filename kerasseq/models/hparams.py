@@ -47,3 +47,15 @@ def buckets(default, what="hashed word n-gram ids"):
 
 def l2(default, what):
     return HParam(float(default), what, low=0.0, search=(0.0, 1e-4))
+
+
+def token_regularization():
+    """Word dropout and embedding dropout of a token embedding."""
+    return {
+        "word_dropout": rate(
+            0.0, "share of tokens replaced by out-of-vocabulary in "
+            "training (padding never)"),
+        "embedding_dropout": rate(
+            0.0, "share of embedding dimensions dropped for a whole "
+            "sequence in training (SpatialDropout1D), besides dropout"),
+    }

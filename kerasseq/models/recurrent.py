@@ -28,6 +28,7 @@ def _hparams(bidirectional, pooling="last"):
                              search=(1, 3)),
         "bidirectional": HParam(bidirectional, "read both directions"),
         "dropout": hparams.dropout(0.2),
+        **hparams.token_regularization(),
         "recurrent_dropout": hparams.rate(
             0.0, "dropout on the recurrent state (> 0 disables cuDNN)"),
         "pooling": HParam(pooling, "how the states become one vector",

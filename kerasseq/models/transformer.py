@@ -29,7 +29,8 @@ def _embed(ids, vocab_size, hp):
         mask_zero=True,
         positions=hp["positions"],
         name="token_and_position_embedding",
-    )(ids)
+    )(common.word_dropout(ids, hp))
+    x = common.embedding_dropout(x, hp)
     return common.dropout(x, hp, "embedding_dropout")
 
 
@@ -60,6 +61,7 @@ def _heads_divide_embedding(hp):
         "max_length": HParam(512, "longest sequence (positions)", low=1,
                              search=(64, 1024), log=True),
         "dropout": hparams.dropout(0.1),
+        **hparams.token_regularization(),
         "pooling": HParam("mean", "how the states become one vector",
                           choices=POOLINGS),
         **hparams.head(),

@@ -7,7 +7,7 @@ import math
 import warnings
 
 from kerasseq.errors import ConfigError
-from kerasseq.training import distribution, rundir
+from kerasseq.training import distribution, optimization, rundir
 
 # Batches per window sorted by length when `bucketing` is on.
 SORT_WINDOW = 32
@@ -23,25 +23,33 @@ def stop_on_non_finite_loss(learning_rate):
     lets the run be exported)."""
     import keras
 
+    if isinstance(learning_rate, (int, float)):
+        rate = f"learning_rate {learning_rate:g}"
+        fix = (f"a lower learning rate (e.g. learning_rate="
+               f"{learning_rate / 10:g})")
+    else:
+        rate = "a learning-rate schedule"
+        fix = "a lower learning rate"
+
     class StopOnNonFiniteLoss(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 raise ConfigError(
                     f"training diverged: the loss became {float(loss)} "
-                    f"in batch {batch + 1} with learning_rate "
-                    f"{learning_rate:g}; the run was stopped and not "
-                    "exported. Train again with a lower learning rate "
-                    f"(e.g. learning_rate={learning_rate / 10:g}) and "
+                    f"in batch {batch + 1} with {rate}; the run was "
+                    f"stopped and not exported. Train again with {fix} "
+                    "or gradient clipping (e.g. clipnorm=1.0), and "
                     "overwrite=True"
                 )
 
     return StopOnNonFiniteLoss()
 
 
-def callbacks(config, run_dir, backup=True):
+def callbacks(config, run_dir, backup=True, early_stopping=True):
     """The run's Keras callbacks: CSV log, backup (unless not `backup`),
-    early stopping, the plateau schedule and TensorBoard as configured."""
+    early stopping (unless not `early_stopping`), the plateau schedule
+    and TensorBoard as configured."""
     import keras
 
     # The log row of an epoch is written before its backup, so a kill in
@@ -57,7 +65,7 @@ def callbacks(config, run_dir, backup=True):
         callbacks.append(keras.callbacks.BackupAndRestore(
             str(run_dir / rundir.BACKUP_DIR), double_checkpoint=True
         ))
-    if config.patience is not None:
+    if config.patience is not None and early_stopping:
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss",
@@ -84,30 +92,6 @@ def tensorboard(log_dir):
 
     return keras.callbacks.TensorBoard(log_dir=str(log_dir),
                                        write_graph=True)
-
-
-def learning_rate(config, train_ds):
-    """Adam's learning rate: the config's (a number or a Keras schedule),
-    or the `lr_schedule` over all ``epochs`` of `train_ds`: cosine
-    (CosineDecay to 0), linear (PolynomialDecay with power 1 to 0) or
-    exponential (ExponentialDecay to 1%)."""
-    import keras
-
-    schedules = keras.optimizers.schedules
-    if config.lr_schedule not in ("cosine", "linear", "exponential"):
-        return config.learning_rate
-    # Bucketing makes the batch count unknown to tf.data: count them.
-    steps_per_epoch = int(train_ds.reduce(0, lambda count, _: count + 1))
-    total_steps = config.epochs * steps_per_epoch
-    if config.lr_schedule == "cosine":
-        return schedules.CosineDecay(config.learning_rate,
-                                     decay_steps=total_steps)
-    if config.lr_schedule == "linear":
-        return schedules.PolynomialDecay(
-            config.learning_rate, decay_steps=total_steps,
-            end_learning_rate=0.0, power=1.0)
-    return schedules.ExponentialDecay(
-        config.learning_rate, decay_steps=total_steps, decay_rate=0.01)
 
 
 def batching_options(config, strategy):
@@ -157,7 +141,6 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
                    train_split):
     """Builds and compiles ``config.model`` (in the strategy's scope) and
     adapts its layers to the vocabulary and to `train_split`'s labels."""
-    import keras
 
     from kerasseq import layers, models, vectors
 
@@ -166,21 +149,90 @@ def compiled_model(config, strategy, tokenizer, num_classes, train_ds,
                              num_classes, multi_label=config.multi_label,
                              **config.hparams)
         vectors.initialize_from_config(model, config, tokenizer)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate(config, train_ds)
-            ),
-            loss=("binary_crossentropy" if config.multi_label
-                  else "sparse_categorical_crossentropy"),
-            metrics=["binary_accuracy" if config.multi_label
-                     else "accuracy"],
-            jit_compile=(
-                "auto" if config.jit_compile is None else config.jit_compile
-            ),
-        )
+        compile_model(model, config, train_ds)
         layers.adapt_to_vocabulary(model, tokenizer.vocabulary)
         adapt_to_labels(model, train_split, config)
     return model
+
+
+def compile_model(model, config, train_ds):
+    """Compiles `model` with a fresh optimizer (the token embeddings at
+    ``embedding_lr_multiplier`` times the rate), the loss and accuracy."""
+    layer_rates = None
+    if (config.freeze_epochs or config.embedding_lr_multiplier) and not (
+            embedding_layers(model)):
+        raise ConfigError(
+            f"freeze_epochs and embedding_lr_multiplier need a model with "
+            f"a token embedding; {config.model!r} has none (set them to "
+            f"none or choose another model)"
+        )
+    if config.embedding_lr_multiplier is not None:
+        layer_rates = dict.fromkeys(
+            [variable.path for layer in embedding_layers(model)
+             for variable in layer.weights],
+            config.embedding_lr_multiplier)
+    model.compile(
+        optimizer=optimization.optimizer(config, train_ds, layer_rates),
+        loss=optimization.loss(config),
+        metrics=["binary_accuracy" if config.multi_label else "accuracy"],
+        jit_compile=(
+            "auto" if config.jit_compile is None else config.jit_compile
+        ),
+    )
+
+
+def embedding_layers(model):
+    """The token embedding (`kerasseq.vectors.token_embedding`), as a list
+    (empty without one): what `freeze_epochs` freezes and
+    `embedding_lr_multiplier` slows down."""
+    from kerasseq import vectors
+
+    try:
+        return [vectors.token_embedding(model)]
+    except ConfigError:
+        return []
+
+
+def fit_in_phases(model, config, strategy, train_ds, epochs, done,
+                  make_callbacks, **fit_options):
+    """``model.fit`` for `epochs` epochs; returns the last History.
+
+    With ``config.freeze_epochs``, unless `done` (the epochs a resumed
+    backup holds) already passed them, the `embedding_layers` first train
+    frozen for those epochs without early stopping; then the model is
+    recompiled with their `trainable` restored (a fresh optimizer that keeps
+    the step count and learning rate) and fit continues to `epochs`.
+    `make_callbacks(early_stopping)` gives each phase its callbacks.
+    """
+    def scope():
+        return strategy.scope() if strategy else contextlib.nullcontext()
+
+    start = 0
+    if config.freeze_epochs and done < config.freeze_epochs:
+        trainable = [layer.trainable for layer in embedding_layers(model)]
+        for layer in embedding_layers(model):
+            layer.trainable = False
+        with scope():
+            compile_model(model, config, train_ds)
+        model.fit(train_ds, epochs=config.freeze_epochs,
+                  callbacks=make_callbacks(False), **fit_options)
+        frozen_optimizer = model.optimizer
+        # A resumed backup's epoch outlives its fit in Keras; the next
+        # phase starts at freeze_epochs.
+        model._initial_epoch = None
+        for layer, was_trainable in zip(embedding_layers(model), trainable,
+                                        strict=True):
+            layer.trainable = was_trainable
+        with scope():
+            compile_model(model, config, train_ds)
+            model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(frozen_optimizer.iterations)
+        if not optimization.is_scheduled(model.optimizer):
+            model.optimizer.learning_rate.assign(
+                frozen_optimizer.learning_rate)
+        start = config.freeze_epochs
+    return model.fit(train_ds, initial_epoch=start, epochs=epochs,
+                     callbacks=make_callbacks(True), **fit_options)
 
 
 def adapt_to_labels(model, train_split, config):
@@ -285,13 +337,16 @@ def fit(config, run_dir, model, strategy, datasets, class_weight, verbose,
                 # Bucketed datasets have unknown cardinality; Keras warns.
                 warnings.filterwarnings("ignore",
                                         message="Your input ran out")
-                model.fit(
-                    train_ds,
+                fit_in_phases(
+                    model, config, strategy, train_ds, config.epochs,
+                    rundir.finished_epochs(run_dir),
+                    lambda early_stopping: [
+                        *(callbacks(config, run_dir) if early_stopping
+                          else callbacks(config, run_dir,
+                                         early_stopping=False)),
+                        *extra_callbacks],
                     shuffle=False,
                     validation_data=val_ds,
-                    epochs=config.epochs,
-                    callbacks=[*callbacks(config, run_dir),
-                               *extra_callbacks],
                     class_weight=class_weight,
                     verbose=verbose,
                 )
@@ -340,9 +395,12 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
     dataset = train_dataset(config, sequences, labels, strategy,
                             config.seed + 1)
     keras.utils.set_random_seed(config.seed + 1)
+    # Fewer refit epochs than freeze_epochs: the last one unfreezes.
+    freeze = min(config.freeze_epochs or 0, epochs - 1) or None
+    config = dataclasses.replace(config, epochs=epochs, freeze_epochs=freeze)
     model = compiled_model(
-        dataclasses.replace(config, epochs=epochs), strategy, tokenizer,
-        len(class_names), dataset, (sequences, labels),
+        config, strategy, tokenizer, len(class_names), dataset,
+        (sequences, labels),
     )
     refit_callbacks = list(extra_callbacks)
     if config.tensorboard:
@@ -354,10 +412,11 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Your input ran out")
-            model.fit(
-                dataset, shuffle=False, epochs=epochs,
+            fit_in_phases(
+                model, config, strategy, dataset, epochs, 0,
+                lambda early_stopping: refit_callbacks, shuffle=False,
                 class_weight=class_weights(config, labels, class_names),
-                callbacks=refit_callbacks, verbose=verbose,
+                verbose=verbose,
             )
     except KeyboardInterrupt:
         raise TrainingInterrupted(
