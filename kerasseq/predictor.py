@@ -161,10 +161,8 @@ class Predictor:
                 model does not know.
         """
         from kerasseq.datasets import load_dataset
-        from kerasseq.reporting import (
-            compute_metrics,
-            compute_multilabel_metrics,
-        )
+        from kerasseq.multilabel_reporting import compute_multilabel_metrics
+        from kerasseq.reporting import compute_metrics
 
         if self.multi_label:
             data_options = {"multi_label": True, **data_options}

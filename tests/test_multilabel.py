@@ -15,7 +15,7 @@ from sklearn.metrics import (
 import kerasseq
 from kerasseq.cli import main
 from kerasseq.errors import ConfigError, MultiLabelWarning
-from kerasseq.reporting import (
+from kerasseq.multilabel_reporting import (
     THRESHOLD_CANDIDATES,
     choose_thresholds,
     compute_multilabel_metrics,

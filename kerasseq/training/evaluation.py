@@ -31,7 +31,8 @@ class Scores:
         """Writes the `kerasseq.reporting.write_report` files (or
         `write_multilabel_report`'s) into `out_dir`; returns the
         metrics."""
-        from kerasseq.reporting import write_multilabel_report, write_report
+        from kerasseq.multilabel_reporting import write_multilabel_report
+        from kerasseq.reporting import write_report
 
         if self.thresholds is not None:
             return write_multilabel_report(

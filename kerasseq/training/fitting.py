@@ -430,7 +430,7 @@ def refit(config, run_dir, strategy, class_names, everything, epochs,
 def choose_thresholds(config, model, val_sequences, val_labels):
     """The multi-label decision thresholds (one per label) that
     ``config.threshold_mode`` picks on the validation split."""
-    from kerasseq.reporting import choose_thresholds as choose
+    from kerasseq.multilabel_reporting import choose_thresholds as choose
     from kerasseq.training.evaluation import predict_proba
 
     probabilities = predict_proba(model, val_sequences, config.batch_size,
