@@ -337,9 +337,9 @@ def _tune(args):
 
 
 def _predict(args):
-    from kerasseq import exporter
+    from kerasseq.predict_command import predict_command
 
-    return exporter.predict_command(
+    return predict_command(
         args.path, texts=args.texts, input_file=args.input,
         text_column=args.text_column, out=sys.stdout,
     )

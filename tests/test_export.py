@@ -15,6 +15,7 @@ import tensorflow as tf
 import kerasseq
 from kerasseq import exporter
 from kerasseq.errors import ArtifactError, ConfigError, DataError
+from kerasseq.predict_command import predict_command, read_texts
 from kerasseq.text import Tokenizer
 
 TRAIN_TEXTS = [
@@ -262,7 +263,7 @@ def test_predict_command_on_file_of_1000_lines(exports, tmp_path):
     input_file = tmp_path / "texts.txt"
     input_file.write_text("\n".join(lines) + "\n")
     out = io.StringIO()
-    assert exporter.predict_command(path, input_file=input_file, out=out) == 0
+    assert predict_command(path, input_file=input_file, out=out) == 0
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(rows) == 1000
     assert [row["text"] for row in rows] == lines
@@ -286,25 +287,25 @@ def test_predict_matches_model(exports, tokenizer):
 def test_read_texts_csv_and_lines(tmp_path):
     csv_file = tmp_path / "data.csv"
     csv_file.write_text('label,text\npos,"a great, great film"\nneg,bad\n')
-    assert exporter.read_texts(csv_file) == ["a great, great film", "bad"]
+    assert read_texts(csv_file) == ["a great, great film", "bad"]
     headed = tmp_path / "data.txt"
     headed.write_text('review,id\n"so good",1\n')
-    assert exporter.read_texts(headed, text_column="review") == ["so good"]
+    assert read_texts(headed, text_column="review") == ["so good"]
     plain = tmp_path / "plain.txt"
     plain.write_text("one, two\nthree\n")
-    assert exporter.read_texts(plain) == ["one, two", "three"]
+    assert read_texts(plain) == ["one, two", "three"]
     with pytest.raises(DataError, match="--text-column"):
-        exporter.read_texts(csv_file, text_column="review")
+        read_texts(csv_file, text_column="review")
     with pytest.raises(DataError, match="does not exist"):
-        exporter.read_texts(tmp_path / "missing.txt")
+        read_texts(tmp_path / "missing.txt")
 
 
 def test_predict_command_needs_one_source(exports):
     _, path = exports["lstm"]
     with pytest.raises(ConfigError, match="not both"):
-        exporter.predict_command(path)
+        predict_command(path)
     with pytest.raises(ConfigError, match="not both"):
-        exporter.predict_command(path, texts=["x"], input_file="f.txt")
+        predict_command(path, texts=["x"], input_file="f.txt")
 
 
 def test_fresh_process_serves_with_tensorflow_only(exports, tokenizer):
