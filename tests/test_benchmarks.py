@@ -114,10 +114,11 @@ def test_previous_rows_keeps_datasets_not_rerun(tmp_path):
 
 @pytest.mark.parametrize("name", ["best_mr", "best_imdb", "best_sms_spam"])
 def test_accuracy_trains_the_recipe_files_configs(tmp_path, name):
+    from conftest import recorded_recipe_configs
+
     from kerasseq.ensemble import member_configs
 
-    recorded = json.loads((REPO / "tests" / "data" / "recipe_configs.json")
-                          .read_text())[name]
+    recorded = recorded_recipe_configs()[name]
     accuracy = _load("accuracy")
     args = accuracy.parse_args(["--seed", "2", "--epochs", "3"])
     out = str(tmp_path / "run")

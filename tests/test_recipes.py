@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import recorded_recipe_configs
 
 from kerasseq import cli, ensemble, recipes
 from kerasseq.errors import ConfigError
 
 # The config, members and examples each recipes/NAME.py script resolved
 # to (with --data DATA) before the recipes became data files.
-FIXTURE = json.loads(
-    (Path(__file__).parent / "data" / "recipe_configs.json").read_text())
+FIXTURE = recorded_recipe_configs()
 DATA = FIXTURE["data_argument"]
 RECORDED = sorted(name for name in FIXTURE if name != "data_argument")
 
