@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Default suite: TensorFlow backend, then the layer tests again on JAX.
+# Default suite: TensorFlow backend, then the layer tests again on JAX; two
+# pytest workers (pytest-xdist), each test file on one worker.
 test: lint
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q --durations=15
-	TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=jax $(PY) -m pytest -q tests/layers
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -n 2 --dist loadfile --durations=15
+	TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadfile tests/layers
 
 # Slow tests (real-data training, distributed, benchmarks smoke), then the
 # model tests on JAX (about 2 more minutes than the default suite allows).

@@ -84,14 +84,17 @@ def test_space_entries_add_and_override():
 
 def test_trial_config_maps_values_and_hyperband_epochs(tmp_path):
     dims = tuning.search_space(BASE, ["lr_schedule=none,cosine"])
-    values = {"dropout": 0.25, "hidden_activation": "tanh",
+    values = {"dropout": 0.25, "word_dropout": 0.1,
+              "embedding_dropout": 0.0, "hidden_activation": "tanh",
               "learning_rate": 0.005, "batch_size": 16,
               "lr_schedule": "none", "tuner/epochs": 3,
               "tuner/initial_epoch": 1}
     config = tuning.trial_config(BASE, dims, values, tmp_path / "t")
     parsed = TrainConfig.from_dict(config)
-    assert parsed.hparams == {"embedding_dim": 8, "hidden_units": 0,
-                              "dropout": 0.25, "hidden_activation": "tanh"}
+    assert parsed.hparams == {
+        "embedding_dim": 8, "hidden_units": 0, "dropout": 0.25,
+        "word_dropout": 0.1, "embedding_dropout": 0.0,
+        "hidden_activation": "tanh"}
     assert (parsed.learning_rate, parsed.batch_size, parsed.epochs,
             parsed.lr_schedule) == (0.005, 16, 3, None)
     assert parsed.out == str(tmp_path / "t") and not parsed.export
@@ -146,7 +149,8 @@ def _fail_train(config, verbose=0):
     ({"config": {**BASE, "hparams": {"dropout": 2.0}}}, "dropout"),
     ({"config": {"model": "bag_of_embeddings", "learning_rate": 0.01,
                  "batch_size": 8, "hparams": {
-                     "embedding_dim": 8, "dropout": 0.0, "hidden_units": 0,
+                     "embedding_dim": 8, "dropout": 0.0, "word_dropout": 0.0,
+                     "embedding_dropout": 0.0, "hidden_units": 0,
                      "hidden_activation": "relu"}}}, "nothing to search"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, monkeypatch, changes,
